@@ -1,0 +1,1 @@
+"""Agent-channel partner portal (集团业务代理门户)."""

@@ -1,0 +1,1 @@
+"""Core services every feature uses; imports no feature package."""

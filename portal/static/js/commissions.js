@@ -1,0 +1,1 @@
+// Commission pages need no script of their own (confirmations come from portal.js).

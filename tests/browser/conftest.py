@@ -1,0 +1,101 @@
+"""Browser tests: the portal served on a real port (demo data on a fresh database), driven by
+Playwright in Debian's headless Chromium. Screenshots go to test-results/screenshots/."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyotp
+import pytest
+from werkzeug.serving import make_server
+
+from portal.core.db import db
+from portal.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo
+from tests.conftest import fresh_database, make_test_app
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+STAFF_EMAILS = {"admin@demo.local", "channel@demo.local", "am@demo.local", "finance@demo.local"}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 900}}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    totp_counters: dict = field(default_factory=dict)
+
+    def totp_code(self, email: str, secret: str = DEMO_TOTP_SECRET) -> str:
+        """A TOTP code not used before for `email` (the portal refuses replayed codes)."""
+        totp = pyotp.TOTP(secret)
+        while True:
+            now_counter = int(time.time() // totp.interval)
+            last = self.totp_counters.get(email, now_counter - 1)
+            candidate = max(now_counter, last + 1)
+            if candidate <= now_counter + 1:
+                self.totp_counters[email] = candidate
+                return totp.at(candidate * totp.interval)
+            time.sleep(1)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_root):
+    with fresh_database(tmp_root) as url:
+        app = make_test_app(url, tmp_root / "live-instance", WTF_CSRF_ENABLED=True)
+        with app.app_context():
+            load_demo()
+            db.session.remove()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
+        finally:
+            server.shutdown()
+            thread.join(timeout=5)
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+@pytest.fixture
+def sign_in(live_server):
+    """`sign_in(page, email)` signs in through the real form (TOTP for staff)."""
+
+    def _sign_in(page, email: str, password: str = DEMO_PASSWORD, lang: str | None = None,
+                 totp_secret: str = DEMO_TOTP_SECRET):
+        page.goto(f"{live_server.url}/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("main form button[type=submit]")
+        if "/login/two-factor" in page.url or "/login/enrol" in page.url:
+            page.fill("input[name=code]", live_server.totp_code(email, totp_secret))
+            page.click("main form button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        return page
+
+    return _sign_in
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
