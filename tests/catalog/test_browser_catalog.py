@@ -1,0 +1,192 @@
+"""An agency browses the catalog in Chinese and in English; an admin changes a product and finds
+the change in the audit log. Screenshots go to test-results/screenshots/catalog-*.png."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from portal.demo import DEMO_PASSWORD
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+TEXT = {
+    "en": {
+        "accept": "en",
+        "title": "Group product catalog",
+        "sell": "You can sell",
+        "refer": "Account manager product — refer a lead",
+        "earn": "What you earn",
+        "no_rule": "No commission rule yet",
+        "why_high": "Complexity scores of 4 or more",
+        "why_low": "Every complexity score is below 4.",
+        "cta_low": "Register a lead",
+        "cta_high": "Refer a lead",
+        "search": "Switchboard",
+        "found": "GRP-PBX",
+    },
+    "zh": {
+        "accept": "zh-CN,zh;q=0.9",
+        "title": "集团产品目录",
+        "sell": "您可以销售",
+        "refer": "客户经理产品 — 请转介商机",
+        "earn": "您的酬金",
+        "no_rule": "暂无酬金规则",
+        "why_high": "复杂度评分达到 4 分及以上",
+        "why_low": "各项复杂度评分均低于 4 分。",
+        "cta_low": "商机报备",
+        "cta_high": "转介商机",
+        "search": "专线",
+        "found": "DDN-LINE",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_agency_browses_the_catalog(page, live_server, sign_in, lang):
+    text = TEXT[lang]
+    page.set_extra_http_headers({"Accept-Language": text["accept"]})
+    sign_in(page, "sales@agency1.demo.local")
+    screenshot(page, f"catalog-home-{lang}")
+    assert page.locator("[data-testid=catalog-panel]").count() == 1
+
+    page.goto(f"{live_server.url}/catalog")
+    assert page.locator("h1").inner_text() == text["title"]
+    cards = page.locator("[data-testid=catalog-list] .catalog-card")
+    seed = {
+        "ENT-MAIL",
+        "GRP-MMS",
+        "GRP-SMS",
+        "GRP-CRBT",
+        "SN-SMS",
+        "QXT",
+        "VPMN",
+        "GRP-PBX",
+        "ENT-CARD",
+        "ENT-INFO",
+        "GRP-ACCESS",
+        "MBB-ACCESS",
+        "HOSTING",
+        "MOB-MEDIA",
+        "DDN-LINE",
+    }
+    tiers = {
+        cards.nth(i).get_attribute("data-code"): cards.nth(i).get_attribute("data-tier")
+        for i in range(cards.count())
+    }
+    seed_tiers = {code: tier for code, tier in tiers.items() if code in seed}
+    assert len(seed_tiers) == 15
+    assert sum(1 for t in seed_tiers.values() if t == "low") == 8
+    assert sum(1 for t in seed_tiers.values() if t == "high") == 7
+    assert page.get_by_text(text["sell"], exact=True).count() >= 8
+    assert page.get_by_text(text["refer"], exact=True).count() >= 7
+    screenshot(page, f"catalog-list-{lang}")
+
+    page.fill("#q", text["search"])
+    page.click(".catalog-filters button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    codes = page.locator(".catalog-card").evaluate_all("cards => cards.map(c => c.dataset.code)")
+    assert codes == [text["found"]]
+
+    page.select_option("#tier", "high")  # catalog.js submits on change
+    page.wait_for_url("**tier=high**")
+    page.goto(f"{live_server.url}/catalog?tier=high")
+    high_codes = page.locator(".catalog-card").evaluate_all("cards => cards.map(c => c.dataset.tier)")
+    assert high_codes and set(high_codes) == {"high"}
+
+    page.goto(f"{live_server.url}/catalog/GRP-ACCESS")
+    assert text["refer"] in page.locator("[data-testid=verdict]").inner_text()
+    assert text["why_high"] in page.locator("[data-testid=why]").inner_text()
+    assert page.locator("[data-testid=earnings] h2").inner_text() == text["earn"]
+    cta = page.locator("[data-testid=cta]")
+    if cta.count():
+        assert cta.inner_text() == text["cta_high"]
+        assert cta.get_attribute("href").endswith("/leads/new?product=GRP-ACCESS")
+    screenshot(page, f"catalog-product-high-{lang}")
+
+    page.goto(f"{live_server.url}/catalog/GRP-SMS")
+    assert text["sell"] in page.locator("[data-testid=verdict]").inner_text()
+    assert page.locator("[data-testid=why]").inner_text() == text["why_low"]
+    if page.locator("[data-testid=cta]").count():
+        assert page.locator("[data-testid=cta]").inner_text() == text["cta_low"]
+    screenshot(page, f"catalog-product-low-{lang}")
+
+    assert page.goto(f"{live_server.url}/admin/products").status == 403
+
+
+def _staff_sign_in(page, live_server, email: str) -> None:
+    """Password then TOTP through the real forms (the buttons inside <main>, not the language switch)."""
+    page.goto(f"{live_server.url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/login/two-factor**")
+    page.fill("input[name=code]", live_server.totp_code(email))
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/login" not in page.url
+
+
+def test_admin_changes_a_product_and_the_audit_log_shows_it(page, live_server):
+    page.set_extra_http_headers({"Accept-Language": "en"})
+    _staff_sign_in(page, live_server, "admin@demo.local")
+    code = f"BR-{secrets.token_hex(3).upper()}"
+    page.goto(f"{live_server.url}/admin/products/new")
+    page.fill("#code", code)
+    page.fill("#name_zh", "浏览器测试产品")
+    page.fill("#name_en", "Browser test product")
+    page.fill("#category", "messaging")
+    page.fill("#monthly_price", "12.345")
+    page.click("[data-testid=product-form] button[type=submit]")
+    assert (
+        "A price has at most two decimals (fen)." in page.locator("[data-testid=product-form]").inner_text()
+    )
+    screenshot(page, "catalog-admin-validation")
+    page.fill("#monthly_price", "12.30")
+    page.click("[data-testid=product-form] button[type=submit]")
+    page.wait_for_url(f"**/catalog/{code}")
+
+    page.goto(f"{live_server.url}/admin/products/{code}/edit")
+    page.select_option("#market_exclusivity", "5")
+    page.click("[data-testid=product-form] button[type=submit]")
+    page.wait_for_url(f"**/catalog/{code}")
+    assert "Account manager product — refer a lead" in page.locator("[data-testid=verdict]").inner_text()
+
+    page.goto(f"{live_server.url}/admin/products/{code}/edit")
+    page.select_option("#tier", "low")
+    page.click("[data-testid=tier-form] button[type=submit]")
+    assert "Give the reason for overriding the tier." in page.locator("[data-testid=tier-form]").inner_text()
+    page.fill("#reason", "Pilot: agencies may sell it in 2027")
+    page.click("[data-testid=tier-form] button[type=submit]")
+    page.wait_for_url(f"**/admin/products/{code}/edit")
+    screenshot(page, "catalog-admin-edit")
+
+    page.goto(f"{live_server.url}/admin/audit?object_type=products")
+    body = page.locator("main").inner_text()
+    assert "product.update" in body and "product.tier_override" in body and "product.create" in body
+    assert '"market_exclusivity":5' in body.replace(" ", "") or '"market_exclusivity": 5' in body
+    screenshot(page, "catalog-audit-log")
+
+
+def test_customer_lists_for_admin_and_account_manager(page, live_server):
+    page.set_extra_http_headers({"Accept-Language": "zh-CN,zh;q=0.9"})
+    _staff_sign_in(page, live_server, "admin@demo.local")
+    page.goto(f"{live_server.url}/customers")
+    assert page.locator("h1").inner_text() == "集团客户"
+    rows = page.locator("[data-testid=customers] tbody tr")
+    assert rows.count() >= 12
+    screenshot(page, "catalog-customers-admin-zh")
+    page.click("text=广州珠江银行股份有限公司")
+    assert "90 → A 类" in page.locator("[data-testid=value-score]").inner_text()
+    screenshot(page, "catalog-customer-zh")
+
+    page.context.clear_cookies()
+    _staff_sign_in(page, live_server, "am@demo.local")
+    page.goto(f"{live_server.url}/customers")
+    assert page.locator("h1").inner_text() == "我的客户"
+    managers = page.locator("[data-testid=customers] tbody tr td:nth-child(7)").all_inner_texts()
+    assert managers and set(managers) == {"客户经理 Account Manager"}
+    assert "广州番禺小微科技工作室" not in page.locator("main").inner_text()  # a D customer, not theirs
+    screenshot(page, "catalog-customers-am-zh")
