@@ -1,0 +1,1 @@
+"""Commissions (酬金): plans, ingest, attribution, ledger, periods, statements, payouts."""

@@ -1,0 +1,667 @@
+"""Importing activations and billing: validate, stage, classify and apply — set-based.
+
+One import (file, API batch or demo rows) goes through these steps inside a SAVEPOINT:
+
+1. rows are read one at a time and checked on their own (`parsing.check_*`); good rows are
+   streamed into a temporary staging table — PostgreSQL `COPY` (psycopg 3), batched
+   `executemany` on SQLite — bad rows are set aside with their line number and reason;
+2. one SQL pass classifies every staged row against the stored data: insert, update (an added
+   termination, a changed paid amount), unchanged, or rejected (a duplicate in the file with
+   different data, a changed immutable field, billing for an unknown order …);
+3. whole-or-nothing: if any row is rejected and the caller did not pass `skip_bad`, or on a dry
+   run (preview), the SAVEPOINT is rolled back and nothing is stored; otherwise one
+   `INSERT … SELECT` and one `UPDATE … FROM` apply the good rows (imports are serialised by an
+   advisory lock; a row written meanwhile by something else makes the unique constraint fail
+   the whole import, which then stores nothing).
+
+Never a query per row. The `ImportRun` passed in receives the report (counts, rejections) and
+an audit record is written; the caller commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from catalog.models import Product
+from commissions.ingest import parsing
+from commissions.ingest.models import ImportKind, ImportRun, ImportSource, ImportStatus
+from portal.core.audit import record
+from portal.core.db import db, utcnow
+from portal.core.money import format_fen
+from portal.core.time import format_datetime_local
+
+MAX_STORED_REJECTIONS = 10_000
+SQLITE_BATCH = 5_000
+LOCK_KEY = 0x1A9E57  # pg_advisory_xact_lock key shared by all imports
+API_MAX_RECORDS = 1_000
+
+ProgressFn = Callable[[float, str | None], None]
+
+ACCEPT_VERDICTS = ("insert", "update", "unchanged", "dup_same")
+
+
+class ImportRefused(RuntimeError):
+    pass
+
+
+_TIMINGS = bool(os.environ.get("INGEST_TIMINGS"))  # benchmarks: time every SQL step
+_TIMINGS_LOG: list[tuple[str, float]] = []
+
+
+class _NoFastPath(Exception):
+    pass
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _sqlite_ts(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DateTime stores for an aware UTC timestamp."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _as_utc(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _local(value) -> str:
+    return format_datetime_local(_as_utc(value), "%Y-%m-%d %H:%M:%S") if value is not None else "—"
+
+
+def _yuan(fen) -> str:
+    return format_fen(int(fen), symbol="")
+
+
+class _Rejections:
+    """Rejected rows, the first MAX_STORED_REJECTIONS kept in detail, all of them counted."""
+
+    def __init__(self):
+        self.items: list[list[Any]] = []
+        self.count = 0
+
+    def add(self, line: int, order_id: str, code: str, params: dict) -> None:
+        self.count += 1
+        if len(self.items) < MAX_STORED_REJECTIONS:
+            self.items.append([line, order_id, code, params])
+
+
+# --- staging ----------------------------------------------------------------------------------
+
+_STAGE_COLUMNS = {
+    ImportKind.ACTIVATIONS: [
+        ("line", "integer"), ("order_id", "varchar(64)"), ("uscc", "varchar(18)"),
+        ("customer_name", "varchar(200)"), ("product_code", "varchar(32)"), ("agent_code", "varchar(16)"),
+        ("quantity", "integer"), ("monthly_fee_fen", "bigint"), ("one_time_fee_fen", "bigint"),
+        ("activated_at", "timestamptz"), ("activation_date", "date"), ("terminated_at", "timestamptz"),
+        ("termination_date", "date"), ("digest", "bigint"),
+    ],
+    ImportKind.BILLING: [
+        ("line", "integer"), ("order_id", "varchar(64)"), ("period", "varchar(7)"), ("billed_fen", "bigint"),
+        ("paid_fen", "bigint"),
+    ],
+}
+
+
+class _Stage:
+    """A temporary staging table and the SQL that classifies and applies its rows."""
+
+    def __init__(self, kind: ImportKind):
+        self.kind = kind
+        self.conn = db.session.connection()
+        self.dialect = self.conn.dialect.name
+        self.pg = self.dialect == "postgresql"
+        suffix = secrets.token_hex(4)
+        self.stage = f"ingest_stage_{suffix}"
+        self.dups = f"ingest_dups_{suffix}"
+        self.classified = f"ingest_cls_{suffix}"
+        self.raw = f"ingest_raw_{suffix}"
+        self.columns = [c for c, _t in _STAGE_COLUMNS[kind]]
+
+    def sql(self, text: str, params: dict | None = None):
+        if not _TIMINGS:
+            return self.conn.execute(sa.text(text), params or {})
+        started = time.perf_counter()
+        result = self.conn.execute(sa.text(text), params or {})
+        _TIMINGS_LOG.append((" ".join(text.split())[:60], round(time.perf_counter() - started, 3)))
+        return result
+
+    def now_param(self):
+        now = utcnow()
+        return now if self.pg else _sqlite_ts(now)
+
+    def create(self) -> None:
+        if self.pg:
+            self.sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+            # Hash joins and aggregates over a million staged rows stay in memory (server side).
+            self.sql("SET LOCAL work_mem = '256MB'")
+        defs = ", ".join(f"{c} {t if self.pg or t != 'timestamptz' else 'text'}"
+                         for c, t in _STAGE_COLUMNS[self.kind])
+        self.sql(f"CREATE TEMP TABLE {self.stage} ({defs})")
+
+    def drop(self) -> None:
+        for name in (self.classified, self.dups, self.stage, self.raw):
+            self.sql(f"DROP TABLE IF EXISTS {name}")
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[Callable[[tuple], None]]:
+        raw = self.conn.connection.driver_connection
+        cols = ", ".join(self.columns)
+        if self.pg:
+            with raw.cursor() as cursor, cursor.copy(f"COPY {self.stage} ({cols}) FROM STDIN") as copy:
+                yield copy.write_row
+            return
+        batch: list[tuple] = []
+        insert = f"INSERT INTO {self.stage} ({cols}) VALUES ({', '.join('?' for _ in self.columns)})"
+        cursor = raw.cursor()
+        activations = self.kind == ImportKind.ACTIVATIONS
+
+        def write(row: tuple) -> None:
+            if activations:
+                row = (*row[:9], _sqlite_ts(row[9]), row[10].isoformat(), _sqlite_ts(row[11]),
+                       row[12].isoformat() if row[12] else None, row[13])
+            batch.append(row)
+            if len(batch) >= SQLITE_BATCH:
+                cursor.executemany(insert, batch)
+                batch.clear()
+
+        try:
+            yield write
+            if batch:
+                cursor.executemany(insert, batch)
+        finally:
+            cursor.close()
+
+    def fast_billing_load(self, stream, rejections: _Rejections, report) -> int | None:
+        """PostgreSQL, billing CSV: the file's bytes go straight into `COPY … (FORMAT csv)` and are
+        checked and converted in SQL, with no Python work per row. Returns the rows read, or None
+        when the file needs the careful row-by-row path (quoted fields, a structural error such
+        as a wrong field count or a blank line, bad UTF-8 …): then nothing of it was kept."""
+        import psycopg
+
+        stream.seek(0, 2)
+        size = stream.tell() or 1
+        stream.seek(0)
+        if parsing.is_xlsx(stream):
+            return None
+        first = stream.readline()
+        if first.startswith(b"\xef\xbb\xbf"):
+            first = first[3:]
+        try:
+            header = next(csv.reader([first.decode("utf-8")]))
+            parsing._check_header(header, parsing.BILLING_COLUMNS)
+        except (UnicodeDecodeError, StopIteration, parsing.IngestFileError, csv.Error):
+            return None
+        raw = self.conn.connection.driver_connection
+        raw.execute("SAVEPOINT ingest_fast_path")  # on the driver: the COPY's failure is the driver's
+        try:
+            self.sql(f"CREATE TEMP TABLE {self.raw} (line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
+                     "order_id text, period text, billed text, paid text)")
+            copy_started = time.perf_counter()
+            with raw.cursor() as cursor, \
+                    cursor.copy(f"COPY {self.raw} (order_id, period, billed, paid) FROM STDIN (FORMAT csv)") as copy:
+                while chunk := stream.read(1 << 20):
+                    if b'"' in chunk or b"\\." in chunk:
+                        raise _NoFastPath
+                    copy.write(chunk)
+                    report(2 + 60 * stream.tell() / size, None)
+        except (_NoFastPath, psycopg.Error):
+            raw.execute("ROLLBACK TO SAVEPOINT ingest_fast_path")
+            raw.execute("RELEASE SAVEPOINT ingest_fast_path")
+            return None
+        raw.execute("RELEASE SAVEPOINT ingest_fast_path")
+        if _TIMINGS:
+            _TIMINGS_LOG.append(("COPY raw file", round(time.perf_counter() - copy_started, 3)))
+        amount, period = parsing.AMOUNT_PATTERN, parsing.PERIOD_PATTERN
+        valid = (f"CASE WHEN o <> '' AND length(o) <= {parsing.MAX_ORDER_ID} AND p ~ '^{period}$' "
+                 f"AND b ~ '^{amount}$' AND pd ~ '^{amount}$' THEN pd::numeric <= b::numeric ELSE false END")
+        trimmed = f"SELECT line, btrim(order_id) o, btrim(period) p, btrim(billed) b, btrim(paid) pd FROM {self.raw}"
+        staged = self.sql(f"""INSERT INTO {self.stage} (line, order_id, period, billed_fen, paid_fen)
+            SELECT line, o, p, (b::numeric * 100)::bigint, (pd::numeric * 100)::bigint
+            FROM ({trimmed}) r WHERE {valid}""").rowcount
+        read = int(self.sql(f"SELECT count(*) FROM {self.raw}").scalar())
+        if staged == read:
+            report(70, None)
+            return read
+        # The few rows SQL finds wrong get Python's precise reason (or, when only Python's wider
+        # notion of white space makes them good, are staged as Python reads them).
+        late = []
+        check = (f"CASE WHEN btrim(order_id) <> '' AND length(btrim(order_id)) <= {parsing.MAX_ORDER_ID} "
+                 f"AND btrim(period) ~ '^{period}$' AND btrim(billed) ~ '^{amount}$' "
+                 f"AND btrim(paid) ~ '^{amount}$' THEN btrim(paid)::numeric <= btrim(billed)::numeric ELSE false END")
+        result = self.conn.execute(sa.text(
+            f"SELECT line, order_id, period, billed, paid FROM {self.raw} WHERE NOT ({check}) ORDER BY line"
+        ).execution_options(stream_results=True, yield_per=5000))
+        for line, *fields in result:
+            fields = ["" if f is None else f for f in fields]
+            row = parsing.check_billing(fields)
+            if isinstance(row, parsing.Rejection):
+                rejections.add(line, fields[0].strip()[:64], row.code, row.params)
+            else:
+                late.append((line, *row))
+        if late:
+            with self.writer() as write:
+                for row in late:
+                    write(row)
+        report(70, None)
+        return read
+
+    def nse(self, a: str, b: str) -> str:
+        """Null-safe equality."""
+        return f"{a} IS NOT DISTINCT FROM {b}" if self.pg else f"{a} IS {b}"
+
+    def classify(self) -> None:
+        if self.pg:
+            self.sql(f"ANALYZE {self.stage}")
+        if self.kind == ImportKind.ACTIVATIONS:
+            self.sql(f"""CREATE TEMP TABLE {self.dups} AS
+                SELECT order_id, MIN(line) AS first_line, COUNT(DISTINCT digest) AS variants
+                FROM {self.stage} GROUP BY order_id HAVING COUNT(*) > 1""")
+            same = " AND ".join([
+                "a.uscc = s.uscc", "a.customer_name = s.customer_name", "a.product_code = s.product_code",
+                self.nse("a.agent_code", "s.agent_code"), "a.quantity = s.quantity",
+                "a.monthly_fee_fen = s.monthly_fee_fen", "a.one_time_fee_fen = s.one_time_fee_fen",
+                "a.activated_at = s.activated_at"])
+            self.sql(f"""CREATE TEMP TABLE {self.classified} AS
+                SELECT s.*, a.id AS target_id,
+                  CASE WHEN d.variants > 1 THEN 'duplicate_conflict'
+                       WHEN d.order_id IS NOT NULL AND s.line <> d.first_line THEN 'dup_same'
+                       WHEN a.id IS NULL THEN 'insert'
+                       WHEN NOT ({same}) THEN 'immutable_changed'
+                       WHEN {self.nse('a.terminated_at', 's.terminated_at')} THEN 'unchanged'
+                       WHEN a.terminated_at IS NULL THEN 'update'
+                       ELSE 'termination_changed' END AS verdict
+                FROM {self.stage} s
+                LEFT JOIN {self.dups} d ON d.order_id = s.order_id
+                LEFT JOIN activations a ON a.order_id = s.order_id""")
+        else:
+            self.sql(f"""CREATE TEMP TABLE {self.dups} AS
+                SELECT order_id, period, MIN(line) AS first_line,
+                  CASE WHEN MIN(billed_fen) <> MAX(billed_fen) OR MIN(paid_fen) <> MAX(paid_fen) THEN 2 ELSE 1 END
+                    AS variants
+                FROM {self.stage} GROUP BY order_id, period HAVING COUNT(*) > 1""")
+            month = "to_char(a.activation_date, 'YYYY-MM')" if self.pg else "substr(a.activation_date, 1, 7)"
+            self.sql(f"""CREATE TEMP TABLE {self.classified} AS
+                SELECT s.line, s.order_id, s.period, s.billed_fen, s.paid_fen, b.id AS target_id,
+                  CASE WHEN d.variants > 1 THEN 'duplicate_conflict'
+                       WHEN d.order_id IS NOT NULL AND s.line <> d.first_line THEN 'dup_same'
+                       WHEN a.id IS NULL THEN 'unknown_order'
+                       WHEN s.period < {month} THEN 'before_activation'
+                       WHEN b.id IS NULL THEN 'insert'
+                       WHEN b.billed_fen <> s.billed_fen THEN 'billed_changed'
+                       WHEN b.paid_fen = s.paid_fen THEN 'unchanged'
+                       ELSE 'update' END AS verdict
+                FROM {self.stage} s
+                LEFT JOIN {self.dups} d ON d.order_id = s.order_id AND d.period = s.period
+                LEFT JOIN activations a ON a.order_id = s.order_id
+                LEFT JOIN billing_records b ON b.order_id = s.order_id AND b.period = s.period""")
+
+    def counts(self) -> dict[str, int]:
+        rows = self.sql(f"SELECT verdict, COUNT(*) FROM {self.classified} GROUP BY verdict").all()
+        return {verdict: int(n) for verdict, n in rows}
+
+    def rejected_rows(self, rejections: _Rejections) -> None:
+        accepted = ", ".join(f"'{v}'" for v in ACCEPT_VERDICTS)
+        if self.kind == ImportKind.ACTIVATIONS:
+            fields = ["uscc", "customer_name", "product_code", "agent_code", "quantity", "monthly_fee_fen",
+                      "one_time_fee_fen", "activated_at"]
+            rows = self.sql(f"""SELECT c.line, c.order_id, c.verdict, c.terminated_at, a.terminated_at,
+                    {', '.join('c.' + f for f in fields)}, {', '.join('a.' + f for f in fields)}
+                FROM {self.classified} c LEFT JOIN activations a ON a.id = c.target_id
+                WHERE c.verdict NOT IN ({accepted}) ORDER BY c.line LIMIT {MAX_STORED_REJECTIONS}""").all()
+            lines_of: dict[str, list[int]] = {}
+            for row in rows:
+                if row[2] == "duplicate_conflict":
+                    lines_of.setdefault(row[1], []).append(row[0])
+            n = len(fields)
+            for row in rows:
+                line, order_id, verdict, new_term, old_term = row[:5]
+                mine, stored = row[5:5 + n], row[5 + n:5 + 2 * n]
+                if verdict == "duplicate_conflict":
+                    params = {"order_id": order_id, "lines": ", ".join(str(x) for x in lines_of[order_id][:20])}
+                elif verdict == "immutable_changed":
+                    changed = [f for f, x, y in zip(fields, mine, stored, strict=True) if _differs(x, y)]
+                    params = {"order_id": order_id, "fields": ", ".join(_public_name(f) for f in changed)}
+                else:  # termination_changed
+                    params = {"order_id": order_id, "stored": _local(old_term), "value": _local(new_term)}
+                rejections.add(line, order_id, verdict, params)
+        else:
+            month = "to_char(a.activation_date, 'YYYY-MM')" if self.pg else "substr(a.activation_date, 1, 7)"
+            rows = self.sql(f"""SELECT c.line, c.order_id, c.verdict, c.period, c.billed_fen, b.billed_fen, {month}
+                FROM {self.classified} c
+                LEFT JOIN billing_records b ON b.id = c.target_id
+                LEFT JOIN activations a ON a.order_id = c.order_id
+                WHERE c.verdict NOT IN ({accepted}) ORDER BY c.line LIMIT {MAX_STORED_REJECTIONS}""").all()
+            lines_of = {}
+            for row in rows:
+                if row[2] == "duplicate_conflict":
+                    lines_of.setdefault((row[1], row[3]), []).append(row[0])
+            for line, order_id, verdict, period, billed, stored_billed, month_value in rows:
+                params: dict[str, Any] = {"order_id": order_id, "period": period}
+                if verdict == "duplicate_conflict":
+                    params["lines"] = ", ".join(str(x) for x in lines_of[(order_id, period)][:20])
+                elif verdict == "before_activation":
+                    params["month"] = month_value
+                elif verdict == "billed_changed":
+                    params.update(value=_yuan(billed), stored=_yuan(stored_billed))
+                rejections.add(line, order_id, verdict, params)
+
+    def apply(self) -> tuple[int, int]:
+        now = self.now_param()
+        c = self.classified
+        if self.kind == ImportKind.ACTIVATIONS:
+            cols = ("order_id, uscc, customer_name, product_code, agent_code, quantity, monthly_fee_fen, "
+                    "one_time_fee_fen, activated_at, activation_date, terminated_at, termination_date")
+            inserted = self.sql(f"""INSERT INTO activations ({cols}, created_at, updated_at)
+                SELECT {cols}, :now, :now FROM {c} WHERE verdict = 'insert'""", {"now": now}).rowcount
+            updated = self.sql(f"""UPDATE activations SET terminated_at = c.terminated_at,
+                    termination_date = c.termination_date, updated_at = :now
+                FROM {c} c WHERE c.verdict = 'update' AND activations.id = c.target_id""", {"now": now}).rowcount
+        else:
+            inserted = self.sql(f"""INSERT INTO billing_records (order_id, period, billed_fen, paid_fen,
+                    created_at, updated_at)
+                SELECT order_id, period, billed_fen, paid_fen, :now, :now FROM {c} WHERE verdict = 'insert'""",
+                                {"now": now}).rowcount
+            updated = self.sql(f"""UPDATE billing_records SET paid_fen = c.paid_fen, updated_at = :now
+                FROM {c} c WHERE c.verdict = 'update' AND billing_records.id = c.target_id""",
+                               {"now": now}).rowcount
+        return inserted, updated
+
+
+def _differs(a, b) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a != b
+    if a is None or b is None:
+        return a is not b
+    if isinstance(a, (datetime, str)) or isinstance(b, (datetime, str)):
+        return _as_utc(a) != _as_utc(b)
+    return a != b
+
+
+def _public_name(column: str) -> str:
+    return {"monthly_fee_fen": "monthly_fee", "one_time_fee_fen": "one_time_fee"}.get(column, column)
+
+
+# --- the import -------------------------------------------------------------------------------
+
+def product_codes() -> set[str]:
+    return set(db.session.scalars(sa.select(Product.code)))
+
+
+def import_rows(run: ImportRun, rows: Callable[[], Iterable[tuple[int, list[str] | parsing.Rejection]]], *,
+                skip_bad: bool = False, dry_run: bool = False, expected_rejected: int | None = None,
+                progress: ProgressFn | None = None, csv_stream=None) -> ImportRun:
+    """Run one import of the rows `rows()` yields (`(line, fields)`), filling `run` with the report.
+
+    `csv_stream`: the file itself, for the PostgreSQL fast path of billing CSV files.
+
+    `dry_run`: classify only (the preview). `skip_bad`: apply the good rows even if some are
+    rejected (the CLI's --skip-bad, the UI's confirmation). `expected_rejected`: the count the
+    user confirmed in the preview; more rejections now refuse the import."""
+    kind = ImportKind(run.kind)
+    started = time.perf_counter()
+    report = progress or (lambda _p, _m=None: None)
+    rejections = _Rejections()
+    counts: dict[str, int] = {}
+    read = 0
+    inserted = updated = 0
+    applied = False
+    products = product_codes() if kind == ImportKind.ACTIVATIONS else set()
+    savepoint = db.session.begin_nested()
+    try:
+        stage = _Stage(kind)
+        stage.create()
+        fast = None
+        if csv_stream is not None and stage.pg and kind == ImportKind.BILLING:
+            fast = stage.fast_billing_load(csv_stream, rejections, report)
+        if fast is not None:
+            read = fast
+        else:
+            read = _load_rows(stage, kind, rows(), rejections, products)
+        report(82, None)
+        stage.classify()
+        counts = stage.counts()
+        parse_rejected = rejections.count
+        stage.rejected_rows(rejections)
+        rejections.count = parse_rejected + sum(n for v, n in counts.items() if v not in ACCEPT_VERDICTS)
+        report(92, None)
+        refused_reason = None
+        if dry_run:
+            refused_reason = None
+        elif rejections.count and not skip_bad:
+            refused_reason = "rejected rows"
+        elif expected_rejected is not None and rejections.count > expected_rejected:
+            refused_reason = "more rows rejected than in the preview"
+        if not dry_run and refused_reason is None:
+            inserted, updated = stage.apply()
+            applied = True
+        stage.drop()
+        if applied:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+    except Exception:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+
+    rejections.items.sort(key=lambda r: r[0])
+    run.rows_read = read
+    run.inserted = inserted if applied else counts.get("insert", 0)
+    run.updated = updated if applied else counts.get("update", 0)
+    run.unchanged = counts.get("unchanged", 0) + counts.get("dup_same", 0)
+    run.rejected = rejections.count
+    run.rejections = rejections.items
+    run.skip_bad = skip_bad
+    run.seconds = round(time.perf_counter() - started, 3)
+    run.finished_at = utcnow()
+    if dry_run:
+        run.status = ImportStatus.PREVIEWED
+        run.previewed_rejected = rejections.count
+        run.message = None
+    elif applied:
+        run.status = ImportStatus.APPLIED
+        run.message = None
+    else:
+        run.status = ImportStatus.REFUSED
+        run.message = ("more rows were rejected than in the preview you confirmed; nothing was applied"
+                       if rejections.count and skip_bad else
+                       "rows were rejected; nothing was applied (use --skip-bad or confirm to apply the good rows)")
+    db.session.flush()
+    record(f"import.{kind.value}.{run.status.value}", run, after=summary(run))
+    report(99, None)
+    return run
+
+
+def summary(run: ImportRun) -> dict[str, Any]:
+    return {"kind": run.kind.value if hasattr(run.kind, "value") else run.kind, "filename": run.filename,
+            "status": run.status.value, "read": run.rows_read, "inserted": run.inserted, "updated": run.updated,
+            "unchanged": run.unchanged, "rejected": run.rejected, "skip_bad": run.skip_bad}
+
+
+def report_dict(run: ImportRun, english: bool = True, limit: int | None = None) -> dict[str, Any]:
+    """The report as JSON (API, job results)."""
+    items = run.rejections or []
+    if limit is not None:
+        items = items[:limit]
+    return {
+        **summary(run),
+        "id": run.id,
+        "applied": run.status == ImportStatus.APPLIED,
+        "message": run.message,
+        "rejections": [
+            {"line": line, "order_id": order_id, "code": code,
+             "reason": rejection_text(code, params, english=english)}
+            for line, order_id, code, params in items
+        ],
+    }
+
+
+def rejection_text(code: str, params: dict | None, english: bool = False) -> str:
+    if english:
+        template = parsing.REASONS.get(code)
+        if template is None:
+            return code
+        try:
+            return template._args[0] % (params or {})
+        except (KeyError, ValueError, TypeError):
+            return template._args[0]
+    return parsing.reason_text(code, params)
+
+
+def _load_rows(stage: _Stage, kind: ImportKind, rows, rejections: _Rejections, products: set[str]) -> int:
+    """The careful path: check each row in Python and stream the good ones into the stage."""
+    check_activation, check_billing = parsing.check_activation, parsing.check_billing
+    activations = kind == ImportKind.ACTIVATIONS
+    read = 0
+    with stage.writer() as write:
+        for line, fields in rows:
+            read += 1
+            if isinstance(fields, parsing.Rejection):
+                rejections.add(line, "", fields.code, fields.params)
+                continue
+            row = check_activation(fields, products) if activations else check_billing(fields)
+            if isinstance(row, parsing.Rejection):
+                rejections.add(line, (fields[0].strip() if fields else "")[:64], row.code, row.params)
+            elif activations:
+                write((line, row.order_id, row.uscc, row.customer_name, row.product_code, row.agent_code,
+                       row.quantity, row.monthly_fee_fen, row.one_time_fee_fen, row.activated_at,
+                       row.activation_date, row.terminated_at, row.termination_date, row.digest()))
+            else:
+                write((line, *row))
+    return read
+
+
+def new_run(kind: ImportKind | str, source: ImportSource | str, filename: str = "", user=None,
+            stored_file: str | None = None, file_size: int | None = None) -> ImportRun:
+    run = ImportRun(kind=ImportKind(kind), source=ImportSource(source), filename=(filename or "")[:255],
+                    status=ImportStatus.UPLOADED, stored_file=stored_file, file_size=file_size,
+                    created_by_id=getattr(user, "id", None), rejections=[])
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def import_file(run: ImportRun, path: str | Path, *, skip_bad: bool = False, dry_run: bool = False,
+                expected_rejected: int | None = None, progress: ProgressFn | None = None) -> ImportRun:
+    """Import a CSV or XLSX file from disk (streamed). A file that cannot be read raises
+    `parsing.IngestFileError` after marking `run` failed (nothing applied)."""
+    report = progress or (lambda _p, _m=None: None)
+    with open(path, "rb") as stream:
+        kind = run.kind.value if hasattr(run.kind, "value") else run.kind
+        try:
+            return import_rows(run, lambda: parsing.iter_file_rows(
+                stream, kind, on_progress=lambda f: report(2 + 78 * f, None)),
+                skip_bad=skip_bad, dry_run=dry_run, expected_rejected=expected_rejected,
+                progress=progress, csv_stream=stream)
+        except parsing.IngestFileError as exc:
+            run.status = ImportStatus.FAILED
+            run.message = exc.english()
+            run.error = {"code": exc.code, "params": exc.params}
+            run.finished_at = utcnow()
+            db.session.flush()
+            record(f"import.{run.kind.value}.failed", run, after=summary(run))
+            raise
+
+
+def import_records(run: ImportRun, records: list[Any], *, skip_bad: bool = False) -> ImportRun:
+    """An API batch: JSON objects with the file's columns; `line` is the 1-based index."""
+    kind = run.kind.value
+    return import_rows(run, lambda: ((index, parsing.record_fields(rec, kind))
+                                     for index, rec in enumerate(records, start=1)), skip_bad=skip_bad)
+
+
+# --- stored uploads -------------------------------------------------------------------------
+
+def uploads_dir() -> Path:
+    path = Path(current_app.config["PORTAL_DATA_DIR"]) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_upload(stream, max_bytes: int | None = None) -> tuple[str, int]:
+    """Copy an uploaded file into the data directory (outside the web root) under a random name."""
+    name = secrets.token_hex(16)
+    size = 0
+    with open(uploads_dir() / name, "wb") as out:
+        while chunk := stream.read(1024 * 1024):
+            size += len(chunk)
+            out.write(chunk)
+    return name, size
+
+
+def stored_path(run: ImportRun) -> Path:
+    if not run.stored_file or not all(ch in "0123456789abcdef" for ch in run.stored_file):
+        raise ImportRefused("no stored file")
+    return uploads_dir() / run.stored_file
+
+
+def discard(run: ImportRun) -> None:
+    if run.status not in (ImportStatus.PREVIEWED, ImportStatus.UPLOADED, ImportStatus.REFUSED,
+                          ImportStatus.FAILED):
+        raise ImportRefused("only an import that was not applied can be discarded")
+    before = run.status.value
+    with contextlib.suppress(OSError, ImportRefused):
+        stored_path(run).unlink()
+    run.status = ImportStatus.DISCARDED
+    run.stored_file = None
+    db.session.flush()
+    record(f"import.{run.kind.value}.discarded", run, before={"status": before}, after={"status": "discarded"})
+
+
+# --- background jobs --------------------------------------------------------------------------
+
+def _job_import(job, params, progress, dry_run: bool):
+    from flask import url_for
+
+    run = db.session.get(ImportRun, int(params["run_id"]))
+    if run is None:
+        raise ImportRefused("the import no longer exists")
+    if run.status not in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
+        raise ImportRefused("this import was already applied or discarded")
+    run.job_id = job.id
+    try:
+        import_file(run, stored_path(run), skip_bad=bool(params.get("skip_bad")), dry_run=dry_run,
+                    expected_rejected=params.get("expected_rejected"), progress=progress)
+    except parsing.IngestFileError:
+        pass  # the run is marked failed; the report page explains; nothing was applied
+    if run.status == ImportStatus.APPLIED:
+        with contextlib.suppress(OSError, ImportRefused):
+            stored_path(run).unlink()
+        run.stored_file = None
+    return {"run_id": run.id, "status": run.status.value, "url": url_for("ingest.show", run_id=run.id)}
+
+
+def job_preview(job, params, progress):
+    return _job_import(job, params, progress, dry_run=True)
+
+
+def job_apply(job, params, progress):
+    return _job_import(job, params, progress, dry_run=False)
+
+
+def _register_jobs() -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from commissions.jobs import register_job
+
+    register_job("ingest.preview", job_preview, _l("Checking an import file"))
+    register_job("ingest.apply", job_apply, _l("Applying an import file"))
+
+
+_register_jobs()

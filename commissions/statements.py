@@ -1,0 +1,271 @@
+"""Statements per agency and period (SPEC §5.5): opening, earned, available, payable, carried,
+the reason when nothing is payable, and the states draft → published → approved → paid.
+
+Hooks for other features:
+- `PAYOUT_ACCOUNT_CHECKS`: functions (agency) -> bool; False means the agency has no payout
+  account (the statement then pays nothing, reason `no_payout_account`). No hooks: every agency
+  has an account.
+- `mark_paid(statement, reference, actor=None)` / `mark_unpaid(statement, reason)`: used by
+  payouts; approved → paid and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from commissions.calculation import u_to_mult, u_to_rate
+from commissions.i18n import gettext as _
+from commissions.models import (
+    Component,
+    Dispute,
+    DisputeStatus,
+    HoldReason,
+    Line,
+    PlanSettings,
+    Statement,
+    StatementStatus,
+)
+from portal.core.audit import record
+from portal.core.db import db, utcnow
+from portal.core.money import format_fen
+from portal.partners.models import Agency, AgencyStatus
+
+PAYOUT_ACCOUNT_CHECKS: list[Callable[[object], bool]] = []
+
+HOLD_LABELS = {
+    HoldReason.BELOW_MINIMUM: _l("Below the minimum payout; carried to the next period"),
+    HoldReason.NEGATIVE_BALANCE: _l("Negative balance; carried to the next period"),
+    HoldReason.AGENCY_SUSPENDED: _l("Agency not active: payouts are held"),
+    HoldReason.NO_PAYOUT_ACCOUNT: _l("No payout account; carried to the next period"),
+}
+STATUS_LABELS = {
+    StatementStatus.DRAFT: _l("Draft"),
+    StatementStatus.PUBLISHED: _l("Published to the agency"),
+    StatementStatus.APPROVED: _l("Approved for payment"),
+    StatementStatus.PAID: _l("Paid out"),
+}
+COMPONENT_LABELS = {
+    Component.ONE_OFF: _l("One-off"),
+    Component.SHARE: _l("Revenue share"),
+    Component.REFERRAL: _l("Referral bounty"),
+    Component.CLAWBACK: _l("Clawback"),
+    Component.ADJUSTMENT: _l("Adjustment"),
+}
+
+
+class StatementError(Exception):
+    def __init__(self, message, code: str = "invalid"):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.code = code
+
+
+def register_payout_account_check(fn: Callable) -> Callable:
+    if fn not in PAYOUT_ACCOUNT_CHECKS:
+        PAYOUT_ACCOUNT_CHECKS.append(fn)
+    return fn
+
+
+def min_payout_fen() -> int:
+    settings = db.session.get(PlanSettings, 1)
+    return settings.min_payout_fen if settings else 10000
+
+
+def has_payout_account(agency) -> bool:
+    return all(check(agency) is not False for check in PAYOUT_ACCOUNT_CHECKS)
+
+
+def hold_reason(agency, available_fen: int, minimum_fen: int) -> HoldReason | None:
+    """Why nothing is payable, or None when `available` is paid."""
+    if agency is None or agency.status != AgencyStatus.ACTIVE:
+        return HoldReason.AGENCY_SUSPENDED
+    if available_fen < 0:
+        return HoldReason.NEGATIVE_BALANCE
+    if available_fen < minimum_fen:
+        return HoldReason.BELOW_MINIMUM
+    if not has_payout_account(agency):
+        return HoldReason.NO_PAYOUT_ACCOUNT
+    return None
+
+
+def build_statements(period: str) -> tuple[int, int, int]:
+    """(Re)make the draft statements of `period` from its lines and the previous statements.
+    The caller has deleted the period's statements. Returns (statements, lines, total fen)."""
+    earned, counts = {}, {}
+    for agency_id, total, n in db.session.execute(
+            sa.select(Line.agency_id, sa.func.sum(Line.amount_fen), sa.func.count()).where(Line.period == period)
+            .group_by(Line.agency_id)):
+        earned[agency_id], counts[agency_id] = int(total or 0), int(n)
+    latest = (sa.select(Statement.agency_id, sa.func.max(Statement.period).label("prev"))
+              .where(Statement.period < period).group_by(Statement.agency_id).subquery())
+    opening = dict(db.session.execute(
+        sa.select(Statement.agency_id, Statement.carried_fen)
+        .join(latest, sa.and_(latest.c.agency_id == Statement.agency_id, latest.c.prev == Statement.period))).all())
+    agency_ids = sorted(set(earned) | {a for a, carried in opening.items() if carried})
+    lines, total = sum(counts.values()), sum(earned.values())
+    if not agency_ids:
+        return 0, lines, total
+    agencies = {a.id: a for a in db.session.scalars(sa.select(Agency).where(Agency.id.in_(agency_ids)))}
+    minimum = min_payout_fen()
+    rows = []
+    for agency_id in agency_ids:
+        open_fen = int(opening.get(agency_id) or 0)
+        earned_fen = int(earned.get(agency_id) or 0)
+        available = open_fen + earned_fen
+        reason = hold_reason(agencies.get(agency_id), available, minimum)
+        payable, carried = (available, 0) if reason is None else (0, available)
+        rows.append({"period": period, "agency_id": agency_id, "opening_fen": open_fen, "earned_fen": earned_fen,
+                     "available_fen": available, "payable_fen": payable, "carried_fen": carried,
+                     "line_count": int(counts.get(agency_id) or 0),
+                     "hold_reason": reason.value if reason else None, "status": StatementStatus.DRAFT.value})
+    db.session.execute(sa.insert(Statement.__table__), rows)
+    return len(rows), lines, total
+
+
+def statements_of(period: str, status: StatementStatus | None = None):
+    stmt = sa.select(Statement).where(Statement.period == period).order_by(Statement.agency_id)
+    if status is not None:
+        stmt = stmt.where(Statement.status == status)
+    return db.session.scalars(stmt).all()
+
+
+def publish_period(period: str) -> int:
+    """Publish every draft statement of the period (the agencies see them)."""
+    from commissions.periods import get_period
+
+    row = get_period(period)
+    if row is None or not row.last_run_at:
+        raise StatementError(_("Period %(period)s has not been run yet.", period=period), code="not_run")
+    now = utcnow()
+    drafts = statements_of(period, StatementStatus.DRAFT)
+    for statement in drafts:
+        statement.status = StatementStatus.PUBLISHED
+        statement.published_at = now
+    db.session.flush()
+    record("commissions.statements_published", object_type="commission_periods", object_id=period,
+           after={"published": len(drafts)})
+    _notify_owners(drafts, "commissions.statement_published")
+    return len(drafts)
+
+
+def open_dispute_count(statement: Statement) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Dispute).where(
+        Dispute.statement_id == statement.id, Dispute.status == DisputeStatus.OPEN))
+
+
+def approve_statement(statement: Statement, user=None) -> Statement:
+    if statement.status != StatementStatus.PUBLISHED:
+        raise StatementError(_("Only a published statement can be approved."), code="state")
+    if open_dispute_count(statement):
+        raise StatementError(_("This statement has an open dispute: resolve it before approving."),
+                             code="open_dispute")
+    statement.status = StatementStatus.APPROVED
+    statement.approved_at = utcnow()
+    statement.approved_by_id = getattr(user, "id", None)
+    db.session.flush()
+    record("commissions.statement_approved", statement, before={"status": "published"},
+           after={"status": "approved"})
+    return statement
+
+
+def approve_period(period: str, user=None) -> tuple[int, list[Statement]]:
+    """Approve every published statement of the period; those with open disputes are skipped."""
+    approved, skipped = 0, []
+    for statement in statements_of(period, StatementStatus.PUBLISHED):
+        if open_dispute_count(statement):
+            skipped.append(statement)
+            continue
+        approve_statement(statement, user)
+        approved += 1
+    return approved, skipped
+
+
+def mark_paid(statement: Statement, reference: str, actor=None) -> Statement:
+    """Payouts: an approved statement was paid (`reference` of the transfer)."""
+    if statement.status == StatementStatus.PAID and statement.paid_reference == reference:
+        return statement
+    if statement.status != StatementStatus.APPROVED:
+        raise StatementError(_("Only an approved statement can be paid."), code="state")
+    statement.status = StatementStatus.PAID
+    statement.paid_at = utcnow()
+    statement.paid_reference = reference
+    statement.unpaid_reason = None
+    db.session.flush()
+    record("commissions.statement_paid", statement, before={"status": "approved"},
+           after={"status": "paid", "reference": reference}, actor=actor)
+    return statement
+
+
+def mark_unpaid(statement: Statement, reason: str) -> Statement:
+    """Payouts: a payment failed or was reversed; the statement is approved (unpaid) again."""
+    if statement.status != StatementStatus.PAID:
+        raise StatementError(_("Only a paid statement can be marked unpaid."), code="state")
+    before = {"status": "paid", "reference": statement.paid_reference}
+    statement.status = StatementStatus.APPROVED
+    statement.paid_at = None
+    statement.unpaid_reason = reason
+    db.session.flush()
+    record("commissions.statement_unpaid", statement, before=before, after={"status": "approved", "reason": reason})
+    return statement
+
+
+def _notify_owners(statements, kind: str) -> None:
+    from portal.core.models import Role, User
+    from portal.core.notify import notify
+
+    by_agency = {s.agency_id: s for s in statements}
+    if not by_agency:
+        return
+    owners = db.session.scalars(sa.select(User).where(User.agency_id.in_(list(by_agency)),
+                                                      User.role == Role.AGENCY_OWNER)).all()
+    for owner in owners:
+        statement = by_agency[owner.agency_id]
+        notify(owner, kind, {"period": statement.period}, link=f"/commissions/statements/{statement.period}")
+
+
+# --- explanations -----------------------------------------------------------------------------------
+
+def _pct(rate_u: int | None) -> str:
+    value = u_to_rate(rate_u) * 100
+    text = f"{value.normalize():f}"
+    if "." not in text or len(text.split(".")[1]) < 2:
+        text = f"{value.quantize(Decimal('0.01'))}"
+    return text + "%"
+
+
+def _mult(multiplier_u: int | None) -> str:
+    value = u_to_mult(multiplier_u)
+    text = f"{value.normalize():f}"
+    if "." not in text or len(text.split(".")[1]) < 2:
+        text = f"{value.quantize(Decimal('0.01'))}"
+    return text
+
+
+def grade_label(grade: str | None) -> str:
+    labels = {"gold": _("gold"), "silver": _("silver"), "bronze": _("bronze")}
+    return labels.get(grade or "", grade or _("no grade"))
+
+
+def explain(line: Line) -> str:
+    """One line of text telling the agency how the amount was made, in the user's language."""
+    mult = _mult(line.multiplier_u)
+    grade = grade_label(line.grade)
+    if line.component == Component.SHARE:
+        return _("%(rate)s × %(paid)s paid for %(period)s × %(mult)s (%(grade)s), plan %(version)s",
+                 rate=_pct(line.rate_u), paid=format_fen(line.basis_fen), period=line.source_period, mult=mult,
+                 grade=grade, version=line.rule_version)
+    if line.component == Component.ONE_OFF:
+        return _("(%(qty)s × %(unit)s + %(rate)s × %(fee)s one-time fee) × %(mult)s (%(grade)s), plan %(version)s",
+                 qty=line.quantity, unit=format_fen(line.unit_fen), rate=_pct(line.rate_u),
+                 fee=format_fen(line.basis_fen), mult=mult, grade=grade, version=line.rule_version)
+    if line.component == Component.REFERRAL:
+        return _("Referral bounty %(bounty)s × %(mult)s (%(grade)s), plan %(version)s",
+                 bounty=format_fen(line.basis_fen), mult=mult, grade=grade, version=line.rule_version)
+    if line.component == Component.CLAWBACK:
+        return _("Clawback of %(amount)s: terminated on %(day)s, within the clawback period of plan %(version)s",
+                 amount=format_fen(line.basis_fen), day=line.accrual_date.isoformat(), version=line.rule_version)
+    return _("Adjustment: %(reason)s", reason=line.note or "")
