@@ -1,0 +1,1 @@
+"""Payouts (Stripe Connect and bank transfer), Stripe webhooks, reconciliation and period close."""
