@@ -1,0 +1,2 @@
+"""Partner enablement and service quality: materials, training and certification, customer
+satisfaction surveys, complaints and announcements."""
