@@ -1,0 +1,291 @@
+"""Load benchmark: the agency pages and POST /api/v1/leads under 32 concurrent connections,
+against gunicorn on PostgreSQL, next to a floor route served by the same gunicorn settings in
+the same run (one indexed query returning 50 rows rendered in a 50-row table).
+
+    python bench/load.py [--server postgresql://root@127.0.0.1/postgres] [--duration 20]
+                         [--connections 32] [--workers 2] [--agencies 5000] [--leads 200000]
+
+It creates a fresh database on the server, applies the migrations, loads the demo data, adds a
+benchmark data set in bulk (agencies, customers, leads, statements and lines), starts gunicorn
+(sync workers), signs in as the demo agency owner and drives each target with wrk
+(Debian package `wrk`). Results: a table on stdout and bench/results/load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+
+WRK_DONE = """
+done = function(summary, latency, requests)
+  local s = summary.duration / 1e6
+  io.write(string.format('JSON {"requests": %d, "seconds": %.3f, "rps": %.1f, "p50": %.2f, "p95": %.2f, '
+    .. '"p99": %.2f, "non_2xx_3xx": %d, "socket_errors": %d}\\n',
+    summary.requests, s, summary.requests / s, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+WRK_POST_LEADS = """
+local alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+local weights = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+local counter = 0
+local thread_no = 0
+local threads = 0
+setup = function(thread) thread:set("thread_no", threads); threads = threads + 1 end
+local function uscc(n)
+  local first = string.format("91440101MB%07d", n)
+  local total = 0
+  for i = 1, 17 do
+    local ch = first:sub(i, i)
+    total = total + (alphabet:find(ch, 1, true) - 1) * weights[i]
+  end
+  local check = (31 - total % 31) % 31
+  return first .. alphabet:sub(check + 1, check + 1)
+end
+request = function()
+  counter = counter + 1
+  local n = thread_no * 1000000 + counter
+  local body = string.format('{"customer": {"uscc": "%s", "name": "Load customer %d"}, '
+    .. '"contact": {"name": "Wang", "mobile": "13800138000"}, "products": ["GRP-SMS"], '
+    .. '"expected_lines": 5, "expected_monthly_revenue": "400.00", "notes": "load"}', uscc(n), n)
+  return wrk.format("POST", "/api/v1/leads", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. os.getenv("PORTAL_LOAD_TOKEN")}, body)
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, env, **kw):
+    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True, **kw)
+
+
+def build_database(server_url: str, n_agencies: int, n_leads: int) -> tuple[str, dict]:
+    import sqlalchemy as sa
+
+    name = f"portal_load_{secrets.token_hex(3)}"
+    base = sa.make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    return name, {"DATABASE_URL": url}
+
+
+def load_data(env: dict, n_agencies: int, n_leads: int) -> dict:
+    """Bulk benchmark data next to the demo data. Returns what was made."""
+    os.environ.update(env)
+    import sqlalchemy as sa
+
+    from catalog.models import Customer, Product
+    from commissions.models import Component, Line, Statement, StatementStatus
+    from portal.app import create_app
+    from portal.core.db import db
+    from portal.core.models import Region
+    from portal.core.validators import uscc_check_character
+    from portal.leads.models import Lead, LeadKind, LeadStatus
+    from portal.partners.models import Agency, AgencyGrade, AgencyStatus, Grade
+
+    app = create_app()
+    rng = random.Random(7)
+    with app.app_context():
+        region = db.session.scalar(sa.select(Region).where(Region.code == "SZ"))
+        owner_agency = db.session.scalar(sa.select(Agency).where(Agency.code == "AGGZ0001"))
+        low = list(db.session.scalars(sa.select(Product.id).where(
+            Product.module_complexity < 4, Product.market_exclusivity < 4, Product.training_requirement < 4)))
+        agencies = [{"code": f"AGBN{i:05d}", "name": f"基准代理商 {i}", "uscc": "X" * 18,
+                     "region_id": region.id, "status": AgencyStatus.ACTIVE} for i in range(n_agencies)]
+        for i, row in enumerate(agencies):
+            first = f"91440300MC{i:07d}"
+            row["uscc"] = first + uscc_check_character(first)
+        db.session.execute(sa.insert(Agency), agencies)
+        ids = list(db.session.scalars(sa.select(Agency.id).where(Agency.code.like("AGBN%")).order_by(Agency.id)))
+        db.session.execute(sa.insert(AgencyGrade), [
+            {"agency_id": a, "grade": rng.choice(list(Grade)), "effective_from": date(2026, 1, 1)} for a in ids])
+        n_customers = max(n_leads // len(low) + 1, 1000)
+        customers = []
+        for i in range(n_customers):
+            first = f"91440101MD{i:07d}"
+            customers.append({"uscc": first + uscc_check_character(first), "name": f"客户 {i}",
+                              "region_id": region.id})
+        for start in range(0, len(customers), 20000):
+            db.session.execute(sa.insert(Customer), customers[start:start + 20000])
+        customer_ids = list(db.session.scalars(sa.select(Customer.id).where(Customer.uscc.like("91440101MD%"))
+                                               .order_by(Customer.id)))
+        statuses = [LeadStatus.SUBMITTED, LeadStatus.APPROVED, LeadStatus.WON, LeadStatus.LOST, LeadStatus.EXPIRED,
+                    LeadStatus.REJECTED]
+        today = date.today()
+        rows, made = [], 0
+        for i in range(n_leads):
+            status = statuses[i % len(statuses)]
+            agency_id = owner_agency.id if i % 100 == 0 else ids[i % len(ids)]
+            rows.append({"agency_id": agency_id, "customer_id": customer_ids[i // len(low)],
+                         "product_id": low[i % len(low)], "kind": LeadKind.SALE, "status": status,
+                         "contact_name": "王经理", "contact_mobile": "13800138000", "expected_lines": 5,
+                         "protected_until": today + timedelta(days=30) if status == LeadStatus.APPROVED else None})
+            if len(rows) == 20000:
+                db.session.execute(sa.insert(Lead), rows)
+                made += len(rows)
+                rows = []
+        if rows:
+            db.session.execute(sa.insert(Lead), rows)
+            made += len(rows)
+        periods = [f"{y}-{m:02d}" for y in (2024, 2025) for m in range(1, 13)]
+        db.session.execute(sa.insert(Statement), [
+            {"period": p, "agency_id": owner_agency.id, "earned_fen": 100000, "available_fen": 100000,
+             "payable_fen": 100000, "line_count": 200, "status": StatementStatus.PUBLISHED} for p in periods])
+        db.session.execute(sa.insert(Statement), [
+            {"period": p, "agency_id": a, "earned_fen": 5000, "available_fen": 5000, "carried_fen": 5000,
+             "status": StatementStatus.PUBLISHED} for a in ids for p in periods[-6:]])
+        lines = [{"period": p, "source_period": p, "agency_id": owner_agency.id, "order_id": f"ORD-{p}-{k:04d}",
+                  "component": Component.SHARE, "accrual_date": date(int(p[:4]), int(p[5:]), 28),
+                  "basis_fen": 128000, "rate_u": 80000, "multiplier_u": 1200000, "grade": "gold",
+                  "rule_version": "2024A", "month_index": 3, "amount_fen": 12288} for p in periods for k in range(200)]
+        db.session.execute(sa.insert(Line), lines)
+        db.session.commit()
+        counts = {"agencies": len(ids) + 2, "customers": len(customer_ids), "leads": made,
+                  "owner_leads": db.session.scalar(sa.select(sa.func.count()).select_from(Lead).where(
+                      Lead.agency_id == owner_agency.id)),
+                  "statements": db.session.scalar(sa.select(sa.func.count()).select_from(Statement)),
+                  "owner_lines": len(lines)}
+        for table in ("agencies", "customers", "leads", "commission_statements", "commission_lines"):
+            db.session.execute(sa.text(f"ANALYZE {table}"))
+        db.session.commit()
+        return counts
+
+
+def sign_in(base: str) -> tuple[str, str]:
+    import requests
+
+    browser = requests.Session()
+    html = browser.get(f"{base}/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    response = browser.post(f"{base}/login", data={"email": "owner@agency1.demo.local",
+                                                   "password": "demo-password-2026", "csrf_token": token},
+                            allow_redirects=False)
+    assert response.status_code == 302, response.status_code
+    cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+    return cookie, token
+
+
+def wrk(url: str, script: str, connections: int, duration: int, headers: dict, env: dict) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script + WRK_DONE)
+        path = f.name
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", path]
+    for key, value in headers.items():
+        cmd += ["-H", f"{key}: {value}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, env=env, check=True).stdout
+    os.unlink(path)
+    return json.loads(out.split("JSON ", 1)[1].strip().splitlines()[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default="postgresql://root@127.0.0.1/postgres")
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--agencies", type=int, default=5000)
+    parser.add_argument("--leads", type=int, default=200000)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    name, db_env = build_database(args.server, args.agencies, args.leads)
+    tmp = Path(tempfile.mkdtemp(prefix="portal-load-"))
+    env = dict(os.environ, **db_env, SECRET_KEY=secrets.token_hex(32), PORTAL_INSECURE_COOKIES="1",
+               PORTAL_INSTANCE_PATH=str(tmp), PORTAL_BENCH_FLOOR="1", PORTAL_LOGIN_RATE_LIMIT="1000 per minute")
+    env.pop("PORTAL_DEMO", None)
+    started = time.perf_counter()
+    run([str(BIN / "portal"), "db", "upgrade"], env)
+    run([str(BIN / "portal"), "demo"], env)
+    counts = load_data(db_env | {"SECRET_KEY": env["SECRET_KEY"], "PORTAL_INSTANCE_PATH": str(tmp)},
+                       args.agencies, args.leads)
+    token = run([str(BIN / "portal"), "tokens", "create", "--agency", "AGGZ0001"], env).stdout.strip().split()[-1]
+    print(f"data: {counts} (built in {time.perf_counter() - started:.0f} s)")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers",
+         str(args.workers), "--access-logfile", "/dev/null", "wsgi:app"], env=env, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=(tmp / "gunicorn.log").open("w"))
+    try:
+        import requests
+
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        cookie, _csrf = sign_in(base)
+        page = {"Cookie": cookie, "Accept-Language": "zh-CN"}
+        latest = "2025-12"
+        targets = [
+            ("floor: 50 rows, one indexed query", "/bench/floor", "", {}),
+            ("agency catalog", "/catalog", "", page),
+            ("agency lead list", "/leads", "", page),
+            ("agency statement list", "/commissions/statements", "", page),
+            (f"agency statement {latest} (200 lines)", f"/commissions/statements/{latest}", "", page),
+            ("POST /api/v1/leads (new customer each)", "/api/v1/leads", WRK_POST_LEADS, {}),
+        ]
+        results = []
+        wrk_env = dict(os.environ, PORTAL_LOAD_TOKEN=token)
+        for label, path, script, headers in targets:
+            check = requests.get(base + path, headers=headers, timeout=10, allow_redirects=False) if not script else None
+            if check is not None and check.status_code != 200:
+                raise SystemExit(f"{path} answered {check.status_code} before the load")
+            wrk(base + path, script, args.connections, 3, headers, wrk_env)  # warm-up
+            result = wrk(base + path, script, args.connections, args.duration, headers, wrk_env)
+            result.update(label=label, path=path)
+            results.append(result)
+            print(f"{label:45s} {result['rps']:8.1f} req/s  p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms"
+                  f"  p99 {result['p99']:6.1f} ms  non-2xx {result['non_2xx_3xx']}")
+        floor = results[0]["rps"]
+        for result in results:
+            result["share_of_floor"] = round(result["rps"] / floor, 3)
+        summary = {"connections": args.connections, "workers": args.workers, "duration_s": args.duration,
+                   "data": counts, "results": results,
+                   "targets": {"p95_ms_max": 100, "share_of_floor_min": 0.5}}
+        (ROOT / "bench" / "results").mkdir(exist_ok=True)
+        (ROOT / "bench" / "results" / "load.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+        print("share of the floor's requests/s: " + ", ".join(f"{r['path']} {r['share_of_floor']:.2f}" for r in results))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(sa.make_url(args.server.replace("postgresql://", "postgresql+psycopg://", 1)),
+                                 isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
