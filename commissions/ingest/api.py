@@ -20,13 +20,10 @@ from commissions.ingest.models import ImportKind, ImportSource, ImportStatus
 from commissions.ingest.parsing import ACTIVATION_COLUMNS, BILLING_COLUMNS
 from portal.api.auth import json_error, require_token
 from portal.core.db import db
-from portal.core.extensions import csrf
 from portal.core.permissions import token_auth
 
 blp = Blueprint("ingest_api", __name__, url_prefix="/api/v1",
                 description="Ingest of activations and billing from the billing system (integration tokens).")
-
-csrf.exempt(blp)  # bearer tokens, no cookies: CSRF does not apply
 
 SECURITY = [{"bearerAuth": []}]
 

@@ -8,13 +8,16 @@ import importlib
 
 from flask_smorest import Api
 
+from portal.core.extensions import csrf
+
 api = Api()
 
 API_MODULES = ["portal.api.resources", "commissions.ingest.api", "commissions.api"]
 
 
 def init_api(app) -> None:
-    """Register the API blueprints; the OpenAPI document lists only them."""
+    """Register the API blueprints (CSRF-exempt: they authenticate by bearer token only);
+    the OpenAPI document lists only them."""
     api.init_app(app, spec_kwargs={"info": {"description": "Agent-channel partner portal API"}})
     for name in API_MODULES:
         try:
@@ -23,4 +26,6 @@ def init_api(app) -> None:
             if name == exc.name or name.startswith(f"{exc.name}."):
                 continue
             raise
+        # Bearer tokens only, never cookies: CSRF does not apply to the API.
+        csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

@@ -129,6 +129,19 @@ def test_post_leads_201_then_200_then_409_for_the_other_agency(client, world, to
     assert world.agency.name not in conflict.get_data(as_text=True)
 
 
+def test_api_needs_no_csrf_token_with_csrf_on(client, app, world, tokens, monkeypatch):
+    """Production runs with CSRF on; bearer-token calls carry no CSRF token and must still work,
+    while the HTML forms keep refusing a POST without one."""
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    created = client.post(
+        "/api/v1/leads", json=body(world, world.customer(), [world.low.code]), headers=bearer(tokens["agency"])
+    )
+    assert created.status_code == 201, created.get_json()
+    ingest = client.post("/api/v1/billing", json=[], headers=bearer(tokens["integration"]))
+    assert ingest.status_code == 422 and ingest.get_json()["error"]["code"] == "empty_batch"
+    assert client.post("/login", data={"email": "x@example.com", "password": "y"}).status_code == 400
+
+
 def test_conflict_after_approval_carries_the_protection_date(client, world, tokens):
     customer = world.customer()
     (lead,) = world.register(customer=customer).created

@@ -22,7 +22,7 @@ from tests.conftest import fresh_database, make_test_app
 def fuzz_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     with fresh_database(tmp) as url:
-        app = make_test_app(url, tmp / "instance")
+        app = make_test_app(url, tmp / "instance", WTF_CSRF_ENABLED=True)  # as in production
         with app.app_context():
             load_demo()
             from portal.api.auth import create_token
