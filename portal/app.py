@@ -122,6 +122,11 @@ def create_app(config_override: dict | None = None) -> Flask:
 
     _register_request_hooks(app)
     _register_error_handlers(app)
+    hops = app.config.get("PORTAL_PROXY_HOPS") or 0
+    if hops:  # the client address (rate limits, audit log) and scheme come from the trusted proxy
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

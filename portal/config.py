@@ -66,6 +66,12 @@ def load_config(instance_path: str, override: dict | None = None) -> dict:
         "RATELIMIT_ENABLED": not testing,
         "RATELIMIT_LOGIN": os.environ.get("PORTAL_LOGIN_RATE_LIMIT", "30 per minute"),
         "RATELIMIT_KEY_PREFIX": os.environ.get("PORTAL_RATELIMIT_PREFIX", "portal"),
+        # Redis down: count in this process's memory meanwhile instead of failing sign-in with a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        # Reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host are trusted
+        # (0: none; the client address is the TCP peer). See docs/deploy.md.
+        "PORTAL_PROXY_HOPS": int(os.environ.get("PORTAL_PROXY_HOPS", "0")),
         # Account safety
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCKOUT_MINUTES": 15,

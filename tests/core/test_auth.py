@@ -14,9 +14,10 @@ from portal.core.models import AuditLog, OutboxMessage, Role, User
 from tests.factories import PASSWORD, TOTP_SECRET
 
 
-def post_login(client, email, password=PASSWORD, next_url=None):
+def post_login(client, email, password=PASSWORD, next_url=None, headers=None):
     url = "/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"email": email, "password": password}, headers={"Accept-Language": "en"})
+    return client.post(url, data={"email": email, "password": password},
+                       headers={"Accept-Language": "en", **(headers or {})})
 
 
 def current_code(secret=TOTP_SECRET, offset_steps=0):
@@ -333,3 +334,55 @@ def test_per_ip_rate_limit_on_sign_in(app, tmp_path):
 def test_user_model_has_one_role(make):
     user = make.user(Role.FINANCE)
     assert isinstance(db.session.get(User, user.id).role, Role)
+
+
+def _limited_app(app, tmp_path, **overrides):
+    from tests.conftest import make_test_app
+
+    return make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path,
+                         RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="2 per minute", **overrides)
+
+
+def _statuses(limited, forwarded_for, reset=True):
+    from portal.core.extensions import limiter
+
+    if reset:
+        limiter.reset()
+    client = limited.test_client()
+    with limited.app_context():
+        return [post_login(client, "nobody@example.test", "whatever-pass",
+                           headers={"X-Forwarded-For": ip}).status_code for ip in forwarded_for]
+
+
+def test_behind_a_trusted_proxy_the_limit_is_per_client(app, tmp_path):
+    """PORTAL_PROXY_HOPS=1: each client behind the proxy has its own sign-in budget."""
+    from portal.core.extensions import limiter
+
+    try:
+        statuses = _statuses(_limited_app(app, tmp_path, PORTAL_PROXY_HOPS=1),
+                             ["10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.2"])
+    finally:
+        limiter.init_app(app)
+    assert statuses == [200, 200, 429, 200]
+
+
+def test_without_a_proxy_x_forwarded_for_cannot_dodge_the_limit(app, tmp_path):
+    from portal.core.extensions import limiter
+
+    try:
+        statuses = _statuses(_limited_app(app, tmp_path), ["10.0.0.1", "10.0.0.2", "10.0.0.3"])
+    finally:
+        limiter.init_app(app)
+    assert statuses == [200, 200, 429]
+
+
+def test_sign_in_works_while_redis_is_down(app, tmp_path):
+    """A dead rate-limit store must not turn sign-in into a 500 (it counts in memory meanwhile)."""
+    from portal.core.extensions import limiter
+
+    try:
+        statuses = _statuses(_limited_app(app, tmp_path, RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0"),
+                             ["10.0.0.1", "10.0.0.1", "10.0.0.1"], reset=False)
+    finally:
+        limiter.init_app(app)
+    assert statuses == [200, 200, 429]
