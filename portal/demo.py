@@ -46,18 +46,33 @@ def database_is_empty() -> bool:
     return not db.session.scalar(sa.select(sa.func.count()).select_from(User))
 
 
+def demo_is_loaded() -> bool:
+    return db.session.scalar(sa.select(User.id).where(User.email == "admin@demo.local")) is not None
+
+
 def load_demo(force: bool = False) -> list[str]:
+    """Load the demo data in one transaction: all of it, or (on any failure) nothing.
+
+    An empty database is required unless `force`; even with `force`, a database that already
+    holds the demo is refused (the demo is not loaded twice)."""
     if not database_is_empty() and not force:
         raise DemoRefused("The database is not empty; `portal demo --force` loads the demo anyway.")
+    if demo_is_loaded():
+        raise DemoRefused("The demo data is already loaded (admin@demo.local exists); nothing was changed.")
     ctx = DemoContext()
-    for name in LOADERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if name == exc.name or name.startswith(f"{exc.name}."):
-                continue  # a package that has no demo data yet
-            raise
-        module.load(ctx)
-        db.session.flush()
+    try:
+        for name in LOADERS:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if name == exc.name or name.startswith(f"{exc.name}."):
+                    continue  # a package that has no demo data yet
+                raise
+            module.load(ctx)
+            db.session.flush()
+    except Exception as exc:
+        db.session.rollback()
+        raise DemoRefused(f"The demo data does not fit this database ({type(exc).__name__}: {exc}); "
+                          "nothing was changed.") from exc
     db.session.commit()
     return ctx.summary

@@ -225,3 +225,18 @@ def test_demo_refuses_a_non_empty_database(app):
         result = runner.invoke(args=["demo"])
     assert result.exit_code != 0
     assert "not empty" in result.output
+
+
+def test_demo_force_never_loads_the_demo_twice(isolated_app):
+    """`portal demo --force` on a database that already holds the demo refuses cleanly (no traceback)
+    and changes nothing."""
+    runner = isolated_app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    with isolated_app.app_context():
+        users = db.session.scalar(sa.select(sa.func.count()).select_from(User))
+    again = runner.invoke(args=["demo", "--force"])
+    assert again.exit_code == 1
+    assert "already loaded" in again.output and "Traceback" not in again.output
+    with isolated_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == users
