@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from portal.core import audit
 from portal.core.db import db, utcnow
@@ -14,7 +15,10 @@ from portal.core.security import hash_password, password_problems, verify_passwo
 
 
 class OperationError(ValueError):
-    """A business rule refused the operation; the message is shown to the user."""
+    """A business rule refused the operation; the message (lazily translated) is shown to the user."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def normalise_email(email: str) -> str:
@@ -40,11 +44,11 @@ def create_user(
     email = normalise_email(email)
     role = Role(role)
     if role in AGENCY_ROLES and agency_id is None:
-        raise OperationError("an agency user needs an agency")
+        raise OperationError(_l("An agency user needs an agency."))
     if role not in AGENCY_ROLES and agency_id is not None:
-        raise OperationError("a staff user belongs to no agency")
+        raise OperationError(_l("A staff user belongs to no agency."))
     if get_user_by_email(email) is not None:
-        raise OperationError("a user with this e-mail already exists")
+        raise OperationError(_l("A user with this e-mail address already exists."))
     if password is not None:
         problems = password_problems(password, email)
         if problems:
@@ -83,7 +87,7 @@ def change_role(user: User, role: Role, region_ids: list[int] | None = None) -> 
     """Admin changes a staff user's role (and the regions of channel/account managers)."""
     role = Role(role)
     if (role in AGENCY_ROLES) != (user.role in AGENCY_ROLES):
-        raise OperationError("staff and agency roles cannot be swapped")
+        raise OperationError(_l("Staff and agency roles cannot be swapped."))
     before = {"role": user.role, "regions": sorted(r.code for r in user.regions)}
     user.role = role
     if region_ids is not None:

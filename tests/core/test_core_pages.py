@@ -90,6 +90,18 @@ def test_admin_user_form_shows_errors(client, make, login):
     assert "at least 10 characters" in html
 
 
+@pytest.mark.parametrize(("lang", "text"), [("en", "A user with this e-mail address already exists."),
+                                             ("zh-CN", "该电子邮箱已有用户。")])
+def test_admin_sees_business_rule_errors_in_their_language(client, make, login, lang, text):
+    login(make.user(Role.ADMIN))
+    taken = make.user(Role.FINANCE)
+    response = client.post("/admin/users/new", data={
+        "email": taken.email, "name": "Twin", "role": "finance", "password": "long-enough-password"},
+        headers={"Accept-Language": lang})
+    assert response.status_code == 200
+    assert text in response.get_data(as_text=True)
+
+
 def test_audit_log_is_append_only(make):
     user = make.user(Role.ADMIN)
     entry = audit.record("test.event", user, before={"a": 1}, after={"a": 2})
