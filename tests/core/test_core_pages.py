@@ -95,6 +95,7 @@ def test_admin_user_form_shows_errors(client, make, login):
 def test_admin_sees_business_rule_errors_in_their_language(client, make, login, lang, text):
     login(make.user(Role.ADMIN))
     taken = make.user(Role.FINANCE)
+    db.session.commit()  # the view rolls back its failed transaction; the users must survive it
     response = client.post("/admin/users/new", data={
         "email": taken.email, "name": "Twin", "role": "finance", "password": "long-enough-password"},
         headers={"Accept-Language": lang})
