@@ -170,3 +170,6 @@ class OutboxMessage(db.Model):
     sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     attempts: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # A sender claims a message before sending it (see portal.core.notify.deliver_pending), so that
+    # two workers or nodes never send it twice; a claim older than the lease may be taken over.
+    claimed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+from datetime import timedelta
 from email.message import EmailMessage
 
 import sqlalchemy as sa
@@ -78,38 +79,71 @@ def smtp_configured() -> bool:
     return has_app_context() and bool(current_app.config.get("SMTP_HOST"))
 
 
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+def _claim(message_id: int) -> bool:
+    """Take one queued e-mail for sending (committed at once, so other senders see it). False when
+    another sender holds it or it was sent meanwhile."""
+    now = utcnow()
+    taken = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None),
+               sa.or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - CLAIM_LEASE))
+        .values(claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return taken == 1
+
+
+def _send(recipient: str, subject: str, body: str) -> None:
+    cfg = current_app.config
+    mail = EmailMessage()
+    mail["From"] = cfg["SMTP_FROM"]
+    mail["To"] = recipient
+    mail["Subject"] = subject
+    mail.set_content(body)
+    with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=10) as smtp:
+        if cfg["SMTP_STARTTLS"]:
+            smtp.starttls()
+        if cfg["SMTP_USERNAME"]:
+            smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"] or "")
+        smtp.send_message(mail)
+
+
 def deliver_pending(limit: int = 100) -> int:
-    """Send queued e-mails through SMTP; failures stay queued with their error. Returns the
-    number sent. Without SMTP this does nothing (the outbox is the delivery)."""
+    """Send queued e-mails through SMTP, each exactly once even with several senders at a time
+    (a message is claimed before it is sent); failures stay queued with their error and are tried
+    again, at most five times. Returns the number sent. Without SMTP this does nothing (the outbox
+    is the delivery). Commits its own work: call it outside a request's transaction."""
     if not smtp_configured():
         return 0
-    cfg = current_app.config
-    pending = db.session.scalars(
-        sa.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < 5)
+    ids = db.session.scalars(
+        sa.select(OutboxMessage.id).where(OutboxMessage.channel == "email", OutboxMessage.sent_at.is_(None),
+                                          OutboxMessage.attempts < 5)
         .order_by(OutboxMessage.id).limit(limit)
     ).all()
+    db.session.commit()  # every write below opens its own short transaction (SQLite: no lock upgrades)
     sent = 0
-    for message in pending:
-        message.attempts += 1
+    for message_id in ids:
+        if not _claim(message_id):
+            continue
+        recipient, subject, body = db.session.execute(
+            sa.select(OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body)
+            .where(OutboxMessage.id == message_id)).one()
+        db.session.commit()  # no transaction stays open while talking to the SMTP server
         try:
-            mail = EmailMessage()
-            mail["From"] = cfg["SMTP_FROM"]
-            mail["To"] = message.recipient
-            mail["Subject"] = message.subject
-            mail.set_content(message.body)
-            with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=10) as smtp:
-                if cfg["SMTP_STARTTLS"]:
-                    smtp.starttls()
-                if cfg["SMTP_USERNAME"]:
-                    smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"] or "")
-                smtp.send_message(mail)
-            message.sent_at = utcnow()
-            message.error = None
-            sent += 1
+            _send(recipient, subject, body)
         except (OSError, smtplib.SMTPException) as exc:
-            message.error = str(exc)[:2000]
-            log.warning("mail to %s failed: %s", message.recipient, exc)
-    db.session.commit()
+            outcome = {"error": str(exc)[:2000], "claimed_at": None}  # free for the next try
+            log.warning("mail to %s failed: %s", recipient, exc)
+        else:
+            outcome = {"sent_at": utcnow(), "error": None}
+            sent += 1
+        db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(**outcome)
+                           .execution_options(synchronize_session=False))
+        db.session.commit()
     return sent
 
 

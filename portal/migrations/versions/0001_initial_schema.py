@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 09:10:24.697800
+Create Date: 2026-12-01 20:20:25.854749
 """
 from alembic import op
 import sqlalchemy as sa
@@ -94,6 +94,7 @@ def upgrade():
     sa.Column('sent_at', portal.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('claimed_at', portal.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
@@ -662,35 +663,6 @@ def upgrade():
     with op.batch_alter_table('enablement_announcement_reads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_enablement_announcement_reads_user_id'), ['user_id'], unique=False)
 
-    op.create_table('enablement_complaints',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('agency_id', sa.Integer(), nullable=False),
-    sa.Column('category', sa.Enum('service', 'misselling', 'billing', 'delay', 'other', name='complaintcategory', native_enum=False, length=16), nullable=False),
-    sa.Column('severity', sa.Enum('low', 'medium', 'high', name='complaintseverity', native_enum=False, length=16), nullable=False),
-    sa.Column('status', sa.Enum('open', 'answered', 'resolved', name='complaintstatus', native_enum=False, length=16), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('lead_id', sa.Integer(), nullable=True),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('agency_response', sa.Text(), nullable=True),
-    sa.Column('responded_at', portal.core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('responded_by_id', sa.Integer(), nullable=True),
-    sa.Column('resolution', sa.Text(), nullable=True),
-    sa.Column('resolved_at', portal.core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('resolved_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_enablement_complaints_agency_id_agencies'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_enablement_complaints_created_by_id_users')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_enablement_complaints_customer_id_customers'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['resolved_by_id'], ['users.id'], name=op.f('fk_enablement_complaints_resolved_by_id_users')),
-    sa.ForeignKeyConstraint(['responded_by_id'], ['users.id'], name=op.f('fk_enablement_complaints_responded_by_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_enablement_complaints'))
-    )
-    with op.batch_alter_table('enablement_complaints', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_enablement_complaints_agency_id'), ['agency_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_enablement_complaints_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_enablement_complaints_status'), ['status'], unique=False)
-
     op.create_table('enablement_material_downloads',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('material_id', sa.Integer(), nullable=False),
@@ -705,29 +677,6 @@ def upgrade():
     with op.batch_alter_table('enablement_material_downloads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_enablement_material_downloads_agency_id'), ['agency_id'], unique=False)
         batch_op.create_index('ix_enablement_material_downloads_pair', ['material_id', 'agency_id'], unique=False)
-
-    op.create_table('enablement_survey_invitations',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('nonce', sa.String(length=32), nullable=False),
-    sa.Column('lead_id', sa.Integer(), nullable=True),
-    sa.Column('agency_id', sa.Integer(), nullable=True),
-    sa.Column('product_id', sa.Integer(), nullable=True),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('contact_name', sa.String(length=128), nullable=False),
-    sa.Column('contact_mobile', sa.String(length=32), nullable=False),
-    sa.Column('sent_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('answered_at', portal.core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_enablement_survey_invitations_agency_id_agencies'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_enablement_survey_invitations_customer_id_customers'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_enablement_survey_invitations_product_id_products'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_enablement_survey_invitations')),
-    sa.UniqueConstraint('lead_id', name=op.f('uq_enablement_survey_invitations_lead_id')),
-    sa.UniqueConstraint('nonce', name=op.f('uq_enablement_survey_invitations_nonce'))
-    )
-    with op.batch_alter_table('enablement_survey_invitations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_enablement_survey_invitations_agency_id'), ['agency_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_enablement_survey_invitations_product_id'), ['product_id'], unique=False)
 
     op.create_table('import_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -893,36 +842,63 @@ def upgrade():
         batch_op.create_index('ix_commission_attributions_kind_reason', ['kind', 'reason'], unique=False)
         batch_op.create_index(batch_op.f('ix_commission_attributions_order_id'), ['order_id'], unique=False)
 
-    op.create_table('enablement_survey_responses',
+    op.create_table('enablement_complaints',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('invitation_id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.Enum('service', 'misselling', 'billing', 'delay', 'other', name='complaintcategory', native_enum=False, length=16), nullable=False),
+    sa.Column('severity', sa.Enum('low', 'medium', 'high', name='complaintseverity', native_enum=False, length=16), nullable=False),
+    sa.Column('status', sa.Enum('open', 'answered', 'resolved', name='complaintstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('lead_id', sa.Integer(), nullable=True),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('agency_response', sa.Text(), nullable=True),
+    sa.Column('responded_at', portal.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('responded_by_id', sa.Integer(), nullable=True),
+    sa.Column('resolution', sa.Text(), nullable=True),
+    sa.Column('resolved_at', portal.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_enablement_complaints_agency_id_agencies'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_enablement_complaints_created_by_id_users')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_enablement_complaints_customer_id_customers'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_enablement_complaints_lead_id_leads'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['resolved_by_id'], ['users.id'], name=op.f('fk_enablement_complaints_resolved_by_id_users')),
+    sa.ForeignKeyConstraint(['responded_by_id'], ['users.id'], name=op.f('fk_enablement_complaints_responded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enablement_complaints'))
+    )
+    with op.batch_alter_table('enablement_complaints', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enablement_complaints_agency_id'), ['agency_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enablement_complaints_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enablement_complaints_lead_id'), ['lead_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enablement_complaints_status'), ['status'], unique=False)
+
+    op.create_table('enablement_survey_invitations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.String(length=32), nullable=False),
+    sa.Column('lead_id', sa.Integer(), nullable=True),
+    sa.Column('sold_by', sa.Enum('agency', 'account_manager', name='soldby', native_enum=False, length=16), server_default='agency', nullable=False),
+    sa.Column('account_manager_id', sa.Integer(), nullable=True),
     sa.Column('agency_id', sa.Integer(), nullable=True),
     sa.Column('product_id', sa.Integer(), nullable=True),
     sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('score_product', sa.SmallInteger(), nullable=False),
-    sa.Column('score_agent', sa.SmallInteger(), nullable=False),
-    sa.Column('score_channel', sa.SmallInteger(), nullable=False),
-    sa.Column('score_promotion', sa.SmallInteger(), nullable=False),
-    sa.Column('score_relationship', sa.SmallInteger(), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=False),
-    sa.Column('language', sa.String(length=8), nullable=False),
-    sa.Column('created_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('score_agent BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_agent_range')),
-    sa.CheckConstraint('score_channel BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_channel_range')),
-    sa.CheckConstraint('score_product BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_product_range')),
-    sa.CheckConstraint('score_promotion BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_promotion_range')),
-    sa.CheckConstraint('score_relationship BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_relationship_range')),
-    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_enablement_survey_responses_agency_id_agencies'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_enablement_survey_responses_customer_id_customers'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['invitation_id'], ['enablement_survey_invitations.id'], name=op.f('fk_enablement_survey_responses_invitation_id_enablement_survey_invitations'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_enablement_survey_responses_product_id_products'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_enablement_survey_responses')),
-    sa.UniqueConstraint('invitation_id', name=op.f('uq_enablement_survey_responses_invitation_id'))
+    sa.Column('contact_name', sa.String(length=128), nullable=False),
+    sa.Column('contact_mobile', sa.String(length=32), nullable=False),
+    sa.Column('sent_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', portal.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_manager_id'], ['users.id'], name=op.f('fk_enablement_survey_invitations_account_manager_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_enablement_survey_invitations_agency_id_agencies'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_enablement_survey_invitations_customer_id_customers'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_enablement_survey_invitations_lead_id_leads'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_enablement_survey_invitations_product_id_products'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enablement_survey_invitations')),
+    sa.UniqueConstraint('lead_id', name=op.f('uq_enablement_survey_invitations_lead_id')),
+    sa.UniqueConstraint('nonce', name=op.f('uq_enablement_survey_invitations_nonce'))
     )
-    with op.batch_alter_table('enablement_survey_responses', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_enablement_survey_responses_agency_id'), ['agency_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_enablement_survey_responses_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_enablement_survey_responses_product_id'), ['product_id'], unique=False)
+    with op.batch_alter_table('enablement_survey_invitations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enablement_survey_invitations_agency_id'), ['agency_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enablement_survey_invitations_product_id'), ['product_id'], unique=False)
 
     op.create_table('lead_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -941,21 +917,69 @@ def upgrade():
     with op.batch_alter_table('lead_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_lead_events_lead_id'), ['lead_id'], unique=False)
 
+    op.create_table('enablement_survey_responses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invitation_id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=True),
+    sa.Column('product_id', sa.Integer(), nullable=True),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('sold_by', sa.Enum('agency', 'account_manager', name='soldby', native_enum=False, length=16), server_default='agency', nullable=False),
+    sa.Column('account_manager_id', sa.Integer(), nullable=True),
+    sa.Column('score_product', sa.SmallInteger(), nullable=False),
+    sa.Column('score_agent', sa.SmallInteger(), nullable=False),
+    sa.Column('score_channel', sa.SmallInteger(), nullable=False),
+    sa.Column('score_promotion', sa.SmallInteger(), nullable=False),
+    sa.Column('score_relationship', sa.SmallInteger(), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('created_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('score_agent BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_agent_range')),
+    sa.CheckConstraint('score_channel BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_channel_range')),
+    sa.CheckConstraint('score_product BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_product_range')),
+    sa.CheckConstraint('score_promotion BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_promotion_range')),
+    sa.CheckConstraint('score_relationship BETWEEN 1 AND 5', name=op.f('ck_enablement_survey_responses_score_relationship_range')),
+    sa.ForeignKeyConstraint(['account_manager_id'], ['users.id'], name=op.f('fk_enablement_survey_responses_account_manager_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_enablement_survey_responses_agency_id_agencies'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_enablement_survey_responses_customer_id_customers'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['invitation_id'], ['enablement_survey_invitations.id'], name=op.f('fk_enablement_survey_responses_invitation_id_enablement_survey_invitations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_enablement_survey_responses_product_id_products'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_enablement_survey_responses')),
+    sa.UniqueConstraint('invitation_id', name=op.f('uq_enablement_survey_responses_invitation_id'))
+    )
+    with op.batch_alter_table('enablement_survey_responses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_enablement_survey_responses_agency_id'), ['agency_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enablement_survey_responses_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enablement_survey_responses_product_id'), ['product_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_enablement_survey_responses_sold_by'), ['sold_by'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('lead_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_lead_events_lead_id'))
-
-    op.drop_table('lead_events')
     with op.batch_alter_table('enablement_survey_responses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enablement_survey_responses_sold_by'))
         batch_op.drop_index(batch_op.f('ix_enablement_survey_responses_product_id'))
         batch_op.drop_index(batch_op.f('ix_enablement_survey_responses_created_at'))
         batch_op.drop_index(batch_op.f('ix_enablement_survey_responses_agency_id'))
 
     op.drop_table('enablement_survey_responses')
+    with op.batch_alter_table('lead_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lead_events_lead_id'))
+
+    op.drop_table('lead_events')
+    with op.batch_alter_table('enablement_survey_invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enablement_survey_invitations_product_id'))
+        batch_op.drop_index(batch_op.f('ix_enablement_survey_invitations_agency_id'))
+
+    op.drop_table('enablement_survey_invitations')
+    with op.batch_alter_table('enablement_complaints', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_enablement_complaints_status'))
+        batch_op.drop_index(batch_op.f('ix_enablement_complaints_lead_id'))
+        batch_op.drop_index(batch_op.f('ix_enablement_complaints_created_at'))
+        batch_op.drop_index(batch_op.f('ix_enablement_complaints_agency_id'))
+
+    op.drop_table('enablement_complaints')
     with op.batch_alter_table('commission_attributions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_commission_attributions_order_id'))
         batch_op.drop_index('ix_commission_attributions_kind_reason')
@@ -992,22 +1016,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_import_runs_created_at'))
 
     op.drop_table('import_runs')
-    with op.batch_alter_table('enablement_survey_invitations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_enablement_survey_invitations_product_id'))
-        batch_op.drop_index(batch_op.f('ix_enablement_survey_invitations_agency_id'))
-
-    op.drop_table('enablement_survey_invitations')
     with op.batch_alter_table('enablement_material_downloads', schema=None) as batch_op:
         batch_op.drop_index('ix_enablement_material_downloads_pair')
         batch_op.drop_index(batch_op.f('ix_enablement_material_downloads_agency_id'))
 
     op.drop_table('enablement_material_downloads')
-    with op.batch_alter_table('enablement_complaints', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_enablement_complaints_status'))
-        batch_op.drop_index(batch_op.f('ix_enablement_complaints_created_at'))
-        batch_op.drop_index(batch_op.f('ix_enablement_complaints_agency_id'))
-
-    op.drop_table('enablement_complaints')
     with op.batch_alter_table('enablement_announcement_reads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enablement_announcement_reads_user_id'))
 
