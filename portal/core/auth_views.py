@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -18,6 +19,7 @@ from portal.core.permissions import public, signed_in
 from portal.core.security import (
     make_signed_token,
     new_totp_secret,
+    password_fingerprint,
     read_signed_token,
     totp_qr_svg,
     totp_uri,
@@ -27,6 +29,7 @@ bp = Blueprint("auth", __name__)
 
 PENDING_KEY = "pending_2fa_user"
 ENROL_SECRET_KEY = "pending_totp_secret"
+PENDING_MAX_AGE_S = 300  # the second step must follow the password within five minutes
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -64,7 +67,7 @@ def login():
         if result == ops.SignInResult.OK:
             if user.is_staff:
                 session.clear()
-                session[PENDING_KEY] = {"id": user.id, "v": user.session_version,
+                session[PENDING_KEY] = {"id": user.id, "v": user.session_version, "at": int(time.time()),
                                         "next": next_url if is_safe_next(next_url) else None}
                 if user.totp_enabled:
                     return redirect(url_for("auth.two_factor"))
@@ -83,6 +86,11 @@ def login():
 def _pending_user() -> User | None:
     pending = session.get(PENDING_KEY)
     if not pending:
+        return None
+    if time.time() - pending.get("at", 0) > PENDING_MAX_AGE_S:
+        session.pop(PENDING_KEY, None)
+        session.pop(ENROL_SECRET_KEY, None)
+        flash(_("The sign-in took too long. Enter your e-mail and password again."), "warning")
         return None
     user = db.session.get(User, pending["id"])
     if user is None or user.session_version != pending["v"] or not user.is_staff:
@@ -160,7 +168,7 @@ def forgot_password():
     if form.validate_on_submit():
         user = ops.get_user_by_email(form.email.data)
         if user is not None and user.is_enabled:
-            token = make_signed_token("reset", {"id": user.id, "h": (user.password_hash or "")[-16:]})
+            token = make_signed_token("reset", {"id": user.id, "h": password_fingerprint(user.password_hash)})
             link = current_app.config["PORTAL_BASE_URL"].rstrip("/") + url_for(
                 "auth.reset_password", token=token)
             from flask_babel import force_locale
@@ -182,7 +190,7 @@ def forgot_password():
 def reset_password(token: str):
     payload = read_signed_token("reset", token, current_app.config["PASSWORD_RESET_MAX_AGE"])
     user = db.session.get(User, payload["id"]) if isinstance(payload, dict) else None
-    if user is None or (user.password_hash or "")[-16:] != payload.get("h"):
+    if user is None or password_fingerprint(user.password_hash) != payload.get("h"):
         flash(_("This reset link is invalid or has expired. Ask for a new one."), "danger")
         return redirect(url_for("auth.forgot_password"))
     form = NewPasswordForm(email=user.email)

@@ -11,7 +11,13 @@ from flask_babel import lazy_gettext as _l
 from portal.core import audit
 from portal.core.db import db, utcnow
 from portal.core.models import AGENCY_ROLES, Region, Role, User
-from portal.core.security import hash_password, password_problems, verify_password, verify_totp
+from portal.core.security import (
+    hash_password,
+    password_problems,
+    spend_a_password_check,
+    verify_password,
+    verify_totp,
+)
 
 
 class OperationError(ValueError):
@@ -137,6 +143,7 @@ def check_password_sign_in(email: str, password: str, now: datetime | None = Non
     now = now or utcnow()
     user = get_user_by_email(email)
     if user is None:
+        spend_a_password_check(password)
         return SignInResult.BAD, None
     if is_locked(user, now):
         audit.record("auth.sign_in_locked", user)

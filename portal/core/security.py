@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 
@@ -24,6 +25,25 @@ def _hasher() -> PasswordHasher:
 
 def hash_password(password: str) -> str:
     return _hasher().hash(password)
+
+
+_DUMMY_HASHES: dict[tuple, str] = {}
+
+
+def spend_a_password_check(password: str) -> None:
+    """Verify against a throw-away hash, so that an unknown e-mail costs the same time as a known one
+    (the answer's timing does not tell which e-mails have accounts)."""
+    cfg = current_app.config
+    key = (cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"])
+    if key not in _DUMMY_HASHES:
+        _DUMMY_HASHES[key] = hash_password("not-a-real-password-0000")
+    verify_password(_DUMMY_HASHES[key], password)
+
+
+def password_fingerprint(password_hash: str | None) -> str:
+    """A short digest of the stored hash: changes with the password, reveals nothing of it. Put in
+    signed links (password reset) so that a link dies once the password was changed."""
+    return hashlib.sha256((password_hash or "").encode("utf-8")).hexdigest()[:24]
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

@@ -116,6 +116,21 @@ def test_staff_must_pass_totp_at_every_sign_in(client, make):
     assert is_signed_in(client)
 
 
+def test_the_second_step_must_follow_within_five_minutes(client, make, monkeypatch):
+    import time as real_time
+
+    from portal.core import auth_views
+
+    user = make.user(Role.FINANCE)
+    post_login(client, user.email)
+    later = real_time.time() + auth_views.PENDING_MAX_AGE_S + 1
+    monkeypatch.setattr(auth_views.time, "time", lambda: later)
+    late = client.post("/login/two-factor", data={"code": current_code()}, headers={"Accept-Language": "en"})
+    assert late.status_code == 302 and late.headers["Location"] == "/login"
+    assert not is_signed_in(client)
+    assert "took too long" in client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
 def test_totp_code_cannot_be_replayed(client, make):
     user = make.user(Role.ADMIN)
     code = current_code()
@@ -223,6 +238,28 @@ def test_password_reset_by_emailed_link(client, make):
     client.post("/logout")
     reused = client.get(link)
     assert reused.status_code == 302 and reused.headers["Location"] == "/password/forgot"
+
+
+def test_reset_link_carries_nothing_of_the_password_hash(client, make):
+    import base64
+
+    user = make.user(Role.AGENCY_OWNER)
+    client.post("/password/forgot", data={"email": user.email})
+    token = _reset_link(user.email).rsplit("/", 1)[1]
+    payload = token.split(".")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    assert user.password_hash[-16:] not in decoded and "argon2" not in decoded
+
+
+def test_unknown_email_costs_a_password_check_too(client, monkeypatch):
+    """No timing oracle: a sign-in with an unknown e-mail still verifies a password hash."""
+    from portal.core import security
+
+    calls = []
+    real = security.verify_password
+    monkeypatch.setattr(security, "verify_password", lambda h, p: calls.append(h) or real(h, p))
+    post_login(client, "nobody-at-all@example.test", "some-password-123")
+    assert len(calls) == 1 and calls[0].startswith("$argon2")
 
 
 def test_password_reset_for_unknown_email_reveals_nothing(client):
