@@ -185,3 +185,32 @@ def login(client):
 
 def requires_postgres(reason: str = "needs PostgreSQL (set TEST_DATABASE_URL)"):
     return pytest.mark.skipif(not ON_POSTGRES, reason=reason)
+
+
+# --- browser tests: a screenshot of every open page when a test fails (kept as CI artefacts) ---
+
+FAILURE_SHOTS = Path(__file__).resolve().parent.parent / "test-results" / "failures"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    pages = []
+    for value in getattr(item, "funcargs", {}).values():
+        if type(value).__name__ == "Page":
+            pages.append(value)
+        elif type(value).__name__ in ("Browser", "BrowserContext"):
+            contexts = value.contexts if type(value).__name__ == "Browser" else [value]
+            pages += [p for context in contexts for p in context.pages]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid)[-150:]
+    for i, page in enumerate(dict.fromkeys(pages)):
+        try:
+            FAILURE_SHOTS.mkdir(parents=True, exist_ok=True)
+            path = FAILURE_SHOTS / f"{safe}-{i}.png"
+            page.screenshot(path=str(path), full_page=True)
+            report.sections.append(("failure screenshot", f"{path} ({page.url})"))
+        except Exception as exc:  # noqa: BLE001 - a closed page must not hide the real failure
+            report.sections.append(("failure screenshot", f"not taken: {exc}"))
