@@ -209,6 +209,46 @@ def test_security_headers_and_request_id(client):
     assert response.headers["X-Request-ID"] == "abc123"
 
 
+@pytest.mark.parametrize("path", ["/login", "/healthz", "/api/v1/openapi.json", "/no-such-page", "/apply"])
+def test_every_answer_carries_the_security_headers(client, path):
+    response = client.get(path)
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"], path
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_hsts_when_cookies_are_secure_and_no_store_for_signed_in_pages(app, client, make, login, monkeypatch):
+    assert "Strict-Transport-Security" not in client.get("/login").headers  # plain-http tests and demo
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", True)
+    assert client.get("/login").headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", False)
+    login(make.user(Role.ADMIN))
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(("lang", "text"), [("en", "went wrong"), ("zh-CN", "出错")])
+def test_server_error_page_in_both_languages(app, lang, text, monkeypatch):
+    """A crash answers the 500 page in the user's language (no traceback leaks)."""
+    from pathlib import Path
+
+    from tests.conftest import make_test_app
+
+    crashing = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], Path(app.instance_path),
+                             PROPAGATE_EXCEPTIONS=False)
+
+    @crashing.route("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    from portal.core.permissions import public
+
+    public(boom)
+    response = crashing.test_client().get("/boom", headers={"Accept-Language": lang})
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert text in body and "secret internals" not in body and "Traceback" not in body
+
+
 def test_no_inline_scripts_or_styles_in_pages(client, make, login):
     login(make.user(Role.ADMIN))
     for url in ["/", "/account", "/admin/users", "/admin/audit", "/notifications"]:
