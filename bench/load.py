@@ -47,9 +47,9 @@ WRK_POST_LEADS = """
 local alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 local weights = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
 local counter = 0
-local thread_no = 0
+thread_no = 0  -- a global: setup() gives each thread its own number through thread:set
 local threads = 0
-setup = function(thread) thread:set("thread_no", threads); threads = threads + 1 end
+setup = function(thread) threads = threads + 1; thread:set("thread_no", threads) end
 local function uscc(n)
   local first = string.format("91440101MB%07d", n)
   local total = 0
@@ -211,6 +211,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--agencies", type=int, default=5000)
     parser.add_argument("--leads", type=int, default=200000)
+    parser.add_argument("--keep", action="store_true", help="keep the database (printed) for profiling")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
@@ -247,6 +248,7 @@ def main() -> int:
         latest = "2025-12"
         targets = [
             ("floor: 50 rows, one indexed query", "/bench/floor", "", {}),
+            ("hello world (same gunicorn)", "/bench/hello", "", {}),
             ("agency catalog", "/catalog", "", page),
             ("agency lead list", "/leads", "", page),
             ("agency statement list", "/commissions/statements", "", page),
@@ -266,25 +268,41 @@ def main() -> int:
             print(f"{label:45s} {result['rps']:8.1f} req/s  p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms"
                   f"  p99 {result['p99']:6.1f} ms  non-2xx {result['non_2xx_3xx']}")
         floor = results[0]["rps"]
+        hello = results[1]["rps"]
+        misses = []
         for result in results:
             result["share_of_floor"] = round(result["rps"] / floor, 3)
+            result["share_of_hello"] = round(result["rps"] / hello, 3)
+            if result["path"].startswith("/bench/"):
+                continue
+            result["meets_targets"] = (result["p95"] <= 100 and result["share_of_floor"] >= 0.5
+                                       and result["non_2xx_3xx"] == 0 and result["socket_errors"] == 0)
+            if not result["meets_targets"]:
+                misses.append(result["label"])
         summary = {"connections": args.connections, "workers": args.workers, "duration_s": args.duration,
                    "data": counts, "results": results,
                    "targets": {"p95_ms_max": 100, "share_of_floor_min": 0.5}}
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
-        (ROOT / "bench" / "results" / "load.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+        (ROOT / "bench" / "results" / "load.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
+                                                                + "\n")
         print("share of the floor's requests/s: " + ", ".join(f"{r['path']} {r['share_of_floor']:.2f}" for r in results))
+        print(f"floor / hello world: {floor / hello:.3f}")
+        print("targets (p95 <= 100 ms, >= 50% of the floor, no errors): "
+              + ("all met" if not misses else "MISSED by " + "; ".join(misses)))
     finally:
         server.terminate()
         server.wait(timeout=10)
         import sqlalchemy as sa
 
-        admin = sa.create_engine(sa.make_url(args.server.replace("postgresql://", "postgresql+psycopg://", 1)),
-                                 isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return 0
+        if args.keep:
+            print(f"kept database {db_env['DATABASE_URL']} (instance {tmp})")
+        else:
+            admin = sa.create_engine(sa.make_url(args.server.replace("postgresql://", "postgresql+psycopg://", 1)),
+                                     isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    return 1 if misses else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""The load benchmark's floor route (bench/load.py): one indexed query returning 50 rows,
-rendered in a 50-row table, served by the same gunicorn as the real pages. Registered only when
-PORTAL_BENCH_FLOOR=1 (never in production)."""
+"""The load benchmark's reference routes (bench/load.py), served by the same gunicorn as the real
+pages: the floor (one indexed query returning 50 rows, rendered in a 50-row table) and hello-world.
+Registered only when PORTAL_BENCH_FLOOR=1 (never in production)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,9 @@ def floor():
         .order_by(_agencies.c.id).limit(50)
     ).all()
     return render_template("core/bench_floor.html", rows=rows)
+
+
+@bp.route("/bench/hello")
+@public
+def hello():
+    return "hello world"
