@@ -169,6 +169,7 @@ def load(ctx) -> None:
     agency1, agency2 = ctx.agencies.get("AGGZ0001"), ctx.agencies.get("AGSZ0001")
     owner, sales = ctx.users.get("owner@agency1.demo.local"), ctx.users.get("sales@agency1.demo.local")
     channel = ctx.users.get("channel@demo.local")
+    admin = ctx.users.get("admin@demo.local")
     summary = []
 
     # materials
@@ -339,7 +340,7 @@ def load(ctx) -> None:
         "自即日起，代理商须至少有一名通过企信通销售认证的人员，方可报备企信通销售商机。请在“培训”中完成课程。\n"
         "From today an agency needs at least one user certified for QXT to register QXT sale "
         "leads. Take the course under Training.",
-        created_by=channel,
+        created_by=admin,  # to all agencies: only an admin may (a channel manager: its regions)
     )
     if gz:
         ops.post_announcement(

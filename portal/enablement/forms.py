@@ -64,6 +64,13 @@ DIMENSION_LABELS = {
     "promotion": _l("Promotion (clear and honest offers and materials)"),
     "relationship": _l("Relationship upkeep (follow-up, visits, care)"),
 }
+DIMENSION_SHORT_LABELS = {
+    "product": _l("Product"),
+    "agent": _l("Account manager / agent"),
+    "channel": _l("Service channel"),
+    "promotion": _l("Promotion"),
+    "relationship": _l("Relationship upkeep"),
+}
 SCORE_CHOICES = [
     (5, _l("5 – very satisfied")),
     (4, _l("4 – satisfied")),

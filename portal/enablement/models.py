@@ -203,17 +203,33 @@ class Certification(db.Model):
     product: so.Mapped[object] = so.relationship("Product", lazy="joined")
 
 
+class SoldBy(enum.StrEnum):
+    """Who made the sale a survey answer is about: the agency itself (a sale lead), or the
+    operator's account manager on a lead the agency referred (a referral lead)."""
+
+    AGENCY = "agency"
+    ACCOUNT_MANAGER = "account_manager"
+
+
 class SurveyInvitation(db.Model):
     """A one-time satisfaction survey sent to a customer contact (usually when a lead is won).
-    `lead_id` is kept without a foreign key so that this table does not depend on the leads
-    package's schema."""
+    For a referral lead `agency_id` is the referring agency (for scoping and tracing) and
+    `sold_by` is `account_manager`: such answers count for the product, not for the agency."""
 
     __tablename__ = "enablement_survey_invitations"
     __agency_column__ = "agency_id"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     nonce: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True)
-    lead_id: so.Mapped[int | None] = so.mapped_column(unique=True)
+    lead_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("leads.id", ondelete="SET NULL"), unique=True
+    )
+    sold_by: so.Mapped[SoldBy] = so.mapped_column(
+        _enum(SoldBy), default=SoldBy.AGENCY, server_default=SoldBy.AGENCY.value
+    )
+    account_manager_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     agency_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("agencies.id", ondelete="SET NULL"), index=True
     )
@@ -235,7 +251,8 @@ SURVEY_DIMENSIONS = ("product", "agent", "channel", "promotion", "relationship")
 
 
 class SurveyResponse(db.Model):
-    """The customer's answer: five dimensions of the seed model on 1–5, plus a comment."""
+    """The customer's answer: five dimensions of the seed model on 1–5, plus a comment. Only
+    answers with `sold_by == agency` count toward an agency's satisfaction score."""
 
     __tablename__ = "enablement_survey_responses"
     __agency_column__ = "agency_id"
@@ -254,6 +271,12 @@ class SurveyResponse(db.Model):
         sa.ForeignKey("products.id", ondelete="SET NULL"), index=True
     )
     customer_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
+    sold_by: so.Mapped[SoldBy] = so.mapped_column(
+        _enum(SoldBy), default=SoldBy.AGENCY, server_default=SoldBy.AGENCY.value, index=True
+    )
+    account_manager_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     score_product: so.Mapped[int] = so.mapped_column(sa.SmallInteger)
     score_agent: so.Mapped[int] = so.mapped_column(sa.SmallInteger)
     score_channel: so.Mapped[int] = so.mapped_column(sa.SmallInteger)
@@ -302,7 +325,9 @@ class Complaint(db.Model):
         _enum(ComplaintStatus), default=ComplaintStatus.OPEN, index=True
     )
     customer_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
-    lead_id: so.Mapped[int | None] = so.mapped_column()
+    lead_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("leads.id", ondelete="SET NULL"), index=True
+    )
     description: so.Mapped[str] = so.mapped_column(sa.Text)
     agency_response: so.Mapped[str | None] = so.mapped_column(sa.Text)
     responded_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
@@ -315,6 +340,8 @@ class Complaint(db.Model):
 
     agency: so.Mapped[object] = so.relationship("Agency", lazy="joined")
     customer: so.Mapped[object] = so.relationship("Customer", lazy="joined")
+    lead: so.Mapped[object] = so.relationship("Lead", lazy="select")
+    created_by: so.Mapped[object] = so.relationship("User", foreign_keys=[created_by_id], lazy="select")
 
 
 class Announcement(db.Model):

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale, gettext
 
+from catalog.models import Product, ProductStatus
 from portal.core import audit
 from portal.core.db import db, utcnow
-from portal.core.models import AGENCY_ROLES, User
+from portal.core.models import AGENCY_ROLES, Role, User
 from portal.core.notify import notify
 from portal.core.operations import OperationError
 from portal.core.security import make_signed_token, read_signed_token
@@ -36,6 +37,7 @@ from portal.enablement.models import (
     ProductTraining,
     QuizAttempt,
     QuizQuestion,
+    SoldBy,
     SurveyInvitation,
     SurveyResponse,
 )
@@ -118,12 +120,20 @@ def languages_for(lang: str) -> list[MaterialLanguage]:
     return [MaterialLanguage.EN if lang == "en" else MaterialLanguage.ZH, MaterialLanguage.BOTH]
 
 
+def active_product_ids():
+    """The ids of products agencies may see (SPEC §2: agencies never see retired products)."""
+    return sa.select(Product.id).where(Product.status == ProductStatus.ACTIVE)
+
+
 def current_material_clause(today: date, lang: str):
+    """What an agency reader of `lang` is offered today: approved, within its dates, in its
+    language (or both), and not about a retired product."""
     return sa.and_(
         Material.approved.is_(True),
         Material.valid_from <= today,
         sa.or_(Material.valid_until.is_(None), Material.valid_until >= today),
         Material.language.in_(languages_for(lang)),
+        sa.or_(Material.product_id.is_(None), Material.product_id.in_(active_product_ids())),
     )
 
 
@@ -321,8 +331,21 @@ def delete_question(question: QuizQuestion) -> None:
 
 
 def published_courses() -> list[Course]:
+    """The courses agencies are offered: published, for a product that is not retired."""
     return list(
-        db.session.scalars(sa.select(Course).where(Course.published.is_(True)).order_by(Course.title))
+        db.session.scalars(
+            sa.select(Course)
+            .where(Course.published.is_(True), Course.product_id.in_(active_product_ids()))
+            .order_by(Course.title)
+        )
+    )
+
+
+def course_open_to_agencies(course: Course | None) -> bool:
+    return bool(
+        course is not None
+        and course.published
+        and getattr(course.product, "status", None) == ProductStatus.ACTIVE
     )
 
 
@@ -336,7 +359,7 @@ def submit_quiz(
     `today` for the product's validity period."""
     if user.role not in AGENCY_ROLES or user.agency_id is None:
         raise OperationError("only_agency_users")
-    if not course.published or not course.questions:
+    if not course_open_to_agencies(course) or not course.questions:
         raise OperationError("course_not_published")
     today = today or today_shanghai()
     result = scoring.score_quiz({q.id: q.correct_index for q in course.questions}, answers, course.pass_mark)
@@ -437,12 +460,14 @@ def course_for_product(product_id: int) -> Course | None:
 
 def notify_expiring(today: date | None = None) -> int:
     """Tell each user whose certification ends within 30 days (once per validity period), and the
-    agency owner(s). Safe to run every day; returns the number of certifications notified."""
+    agency owner(s): valid through today + 30 is notified, today + 31 is not yet. Certifications
+    of retired products are not notified. Safe to run every day; returns the number notified."""
     today = today or today_shanghai()
     horizon = today + timedelta(days=scoring.EXPIRY_NOTICE_DAYS)
     rows = db.session.scalars(
         sa.select(Certification)
         .where(
+            Certification.product_id.in_(active_product_ids()),
             Certification.valid_until >= today,
             Certification.valid_until <= horizon,
             sa.or_(
@@ -510,6 +535,8 @@ def create_survey(
     product_id: int | None = None,
     customer_id: int | None = None,
     lead_id: int | None = None,
+    sold_by: SoldBy = SoldBy.AGENCY,
+    account_manager_id: int | None = None,
     send: bool = True,
     now: datetime | None = None,
 ) -> SurveyInvitation:
@@ -520,6 +547,8 @@ def create_survey(
     invitation = SurveyInvitation(
         nonce=secrets.token_hex(16),
         lead_id=lead_id,
+        sold_by=SoldBy(sold_by),
+        account_manager_id=account_manager_id,
         agency_id=agency_id,
         product_id=product_id,
         customer_id=customer_id,
@@ -537,6 +566,7 @@ def create_survey(
             "lead_id": lead_id,
             "agency_id": agency_id,
             "product_id": product_id,
+            "sold_by": SoldBy(sold_by).value,
             "mobile": contact_mobile,
         },
     )
@@ -554,11 +584,12 @@ def create_survey(
 
 
 def invite_for_won_lead(lead) -> SurveyInvitation | None:
-    """Called when a lead becomes won: one survey per lead, to its customer contact. Referral
-    leads are not surveyed for the agency (the account manager made the sale)."""
+    """Called when a lead becomes won: one survey per lead, to its customer contact. A referral
+    lead is surveyed too, marked `sold_by=account_manager` (the account manager made the sale):
+    its answer counts for the product and not for the referring agency's score."""
     kind = getattr(lead, "kind", None)
     kind = getattr(kind, "value", kind)
-    if kind not in (None, "sale"):
+    if kind not in (None, "sale", "referral"):
         return None
     mobile = (getattr(lead, "contact_mobile", None) or "").strip()
     if not mobile:
@@ -573,6 +604,8 @@ def invite_for_won_lead(lead) -> SurveyInvitation | None:
         product_id=getattr(lead, "product_id", None),
         customer_id=getattr(lead, "customer_id", None),
         lead_id=lead.id,
+        sold_by=SoldBy.ACCOUNT_MANAGER if kind == "referral" else SoldBy.AGENCY,
+        account_manager_id=getattr(lead, "account_manager_id", None) if kind == "referral" else None,
     )
 
 
@@ -623,6 +656,8 @@ def answer_survey(
         agency_id=invitation.agency_id,
         product_id=invitation.product_id,
         customer_id=invitation.customer_id,
+        sold_by=invitation.sold_by,
+        account_manager_id=invitation.account_manager_id,
         comment=(comment or "").strip()[:4000],
         language=language,
         created_at=now,
@@ -638,10 +673,19 @@ def answer_survey(
     return response
 
 
+def agency_score_clause():
+    """The answers that count toward an agency's satisfaction: about sales the agency made
+    itself (not the account manager's sales on leads it referred)."""
+    return SurveyResponse.sold_by == SoldBy.AGENCY
+
+
 def satisfaction_rollup(group_column, clause=None, since: datetime | None = None) -> list[dict]:
     """Per value of `group_column` (SurveyResponse.agency_id or .product_id): responses and the
-    average of each dimension and of all five."""
+    average of each dimension and of all five. Per agency only the agency's own sales count;
+    per product every answer counts."""
     stmt = sa.select(SurveyResponse)
+    if group_column.key == "agency_id":
+        stmt = stmt.where(agency_score_clause())
     if clause is not None:
         stmt = stmt.where(clause)
     if since is not None:
@@ -667,6 +711,12 @@ def satisfaction_rollup(group_column, clause=None, since: datetime | None = None
 COMPLAINT_FIELDS = ["agency_id", "category", "severity", "status", "customer_id", "lead_id"]
 
 
+def _check_staff_reach(user: User | None, region_id: int | None, code: str) -> None:
+    """A channel manager acts only within its regions (admins, the CLI and the demo anywhere)."""
+    if user is not None and user.role == Role.CHANNEL_MANAGER and region_id not in user.region_ids:
+        raise OperationError(code)
+
+
 def record_complaint(
     agency_id: int,
     category: ComplaintCategory,
@@ -677,6 +727,26 @@ def record_complaint(
     lead_id: int | None = None,
     created_by: User | None = None,
 ) -> Complaint:
+    """Record a complaint against an agency and tell its owner(s). A linked lead must be one of
+    that agency's leads ("complaint_lead_other_agency" otherwise, also for an unknown number);
+    a linked customer may be any group customer (an agency also sells without a registered
+    lead), but with a lead it must be the lead's customer, and without one it is taken from the
+    lead."""
+    from portal.leads.models import Lead
+    from portal.partners.models import Agency
+
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        raise OperationError("complaint_agency_unknown")
+    _check_staff_reach(created_by, agency.region_id, "complaint_agency_outside_regions")
+    if lead_id is not None:
+        lead = db.session.get(Lead, lead_id)
+        if lead is None or lead.agency_id != agency.id:
+            raise OperationError("complaint_lead_other_agency")
+        if customer_id is None:
+            customer_id = lead.customer_id
+        elif customer_id != lead.customer_id:
+            raise OperationError("complaint_customer_not_lead")
     complaint = Complaint(
         agency_id=agency_id,
         category=ComplaintCategory(category),
@@ -700,7 +770,30 @@ def record_complaint(
     return complaint
 
 
+def _complaint_desk(complaint: Complaint) -> list[User]:
+    """Who hears of an agency's answer: the staff user who recorded the complaint and the
+    channel managers of the agency's region (each once, enabled users only)."""
+    people: dict[int, User] = {}
+    author = complaint.created_by
+    if author is not None and author.is_enabled and author.is_staff:
+        people[author.id] = author
+    region_id = complaint.agency.region_id if complaint.agency else None
+    if region_id is not None:
+        managers = db.session.scalars(
+            sa.select(User).where(
+                User.role == Role.CHANNEL_MANAGER,
+                User.is_enabled.is_(True),
+                User.regions.any(id=region_id),
+            )
+        )
+        for manager in managers:
+            people.setdefault(manager.id, manager)
+    return list(people.values())
+
+
 def respond_to_complaint(complaint: Complaint, user: User, text: str) -> Complaint:
+    """The agency answers (or updates its answer); the complaint's author and the region's
+    channel managers are notified."""
     if complaint.status == ComplaintStatus.RESOLVED:
         raise OperationError("complaint_resolved")
     before = {"status": complaint.status, "agency_response": complaint.agency_response}
@@ -715,10 +808,15 @@ def respond_to_complaint(complaint: Complaint, user: User, text: str) -> Complai
         before=before,
         after={"status": complaint.status, "agency_response": complaint.agency_response},
     )
+    link = f"/enablement/staff/complaints/{complaint.id}"
+    params = {"id": complaint.id, "agency": complaint.agency.code if complaint.agency else ""}
+    for person in _complaint_desk(complaint):
+        notify(person, "enablement.complaint_answered", params, link)
     return complaint
 
 
 def resolve_complaint(complaint: Complaint, user: User, resolution: str) -> Complaint:
+    """Staff close the complaint with its resolution; the agency owner(s) are notified."""
     if complaint.status == ComplaintStatus.RESOLVED:
         raise OperationError("complaint_resolved")
     before = {"status": complaint.status, "resolution": complaint.resolution}
@@ -733,6 +831,15 @@ def resolve_complaint(complaint: Complaint, user: User, resolution: str) -> Comp
         before=before,
         after={"status": complaint.status, "resolution": complaint.resolution},
     )
+    link = f"/enablement/complaints/{complaint.id}"
+    for owner in db.session.scalars(
+        sa.select(User).where(
+            User.agency_id == complaint.agency_id,
+            User.role == Role.AGENCY_OWNER,
+            User.is_enabled.is_(True),
+        )
+    ):
+        notify(owner, "enablement.complaint_resolved", {"id": complaint.id}, link)
     return complaint
 
 
@@ -747,6 +854,9 @@ def post_announcement(
     grade: str | None = None,
     created_by: User | None = None,
 ) -> Announcement:
+    """Publish a notice to all agencies, or to one region and/or grade. A channel manager may
+    only address one of its own regions ("notice_region_scope"); admins may address all."""
+    _check_staff_reach(created_by, region_id, "notice_region_scope")
     notice = Announcement(
         title=title.strip(),
         body=body.strip(),
@@ -814,33 +924,44 @@ def mark_read(notice: Announcement, user: User) -> None:
 # --- quality signals (scorecard) -----------------------------------------------------------------
 
 
+def coverage_population(agency_id: int):
+    """The users certification coverage is measured over: enabled users of the agency (owner or
+    sales, both may register leads) who have joined, i.e. set a password. Invited users who
+    never signed up and disabled users are left out."""
+    return sa.select(User.id).where(
+        User.agency_id == agency_id,
+        User.role.in_(list(AGENCY_ROLES)),
+        User.is_enabled.is_(True),
+        User.password_hash.is_not(None),
+    )
+
+
 def quality_signals(agency, today: date | None = None) -> dict:
     """What enablement contributes to the agency scorecard (keys of portal.partners.scorecard):
-    `satisfaction_avg` (all five dimensions of the last 365 days' answers; None without answers),
-    `complaint_count_90d` (complaints recorded in the last 90 days), `certification_coverage`
-    (share of the agency's enabled users holding a current certification; None while no course
-    is published), plus detail keys the quality page shows."""
+    `satisfaction_avg` (all five dimensions of the last 365 days' answers about the agency's
+    own sales; None without answers), `complaint_count_90d` (complaints recorded in the last 90
+    days), `certification_coverage` (share of the coverage population holding a current
+    certification for any product; None while no course is published), plus detail keys the
+    quality pages show."""
     today = today or today_shanghai()
     year_ago = utcnow() - timedelta(days=365)
     ninety = utcnow() - timedelta(days=90)
     responses = db.session.scalars(
         sa.select(SurveyResponse).where(
-            SurveyResponse.agency_id == agency.id, SurveyResponse.created_at >= year_ago
+            SurveyResponse.agency_id == agency.id,
+            agency_score_clause(),
+            SurveyResponse.created_at >= year_ago,
         )
     ).all()
     complaints = db.session.scalars(sa.select(Complaint).where(Complaint.agency_id == agency.id)).all()
-    users = (
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(User)
-            .where(User.agency_id == agency.id, User.is_enabled.is_(True))
-        )
-        or 0
-    )
+    population = coverage_population(agency.id)
+    users = db.session.scalar(sa.select(sa.func.count()).select_from(population.subquery())) or 0
     certified_users = (
         db.session.scalar(
             sa.select(sa.func.count(sa.distinct(Certification.user_id))).where(
-                Certification.agency_id == agency.id, current_certifications_clause(today)
+                Certification.agency_id == agency.id,
+                Certification.valid_until >= today,
+                Certification.user_id.in_(population),
             )
         )
         or 0
@@ -850,14 +971,22 @@ def quality_signals(agency, today: date | None = None) -> dict:
         or 0
     )
     required = db.session.scalars(
-        sa.select(ProductTraining.product_id).where(ProductTraining.requires_certification.is_(True))
+        sa.select(ProductTraining.product_id).where(
+            ProductTraining.requires_certification.is_(True),
+            ProductTraining.product_id.in_(active_product_ids()),
+        )
     ).all()
     covered = [pid for pid in required if agency_certified_for(agency.id, pid, today)]
     return {
         "satisfaction_avg": scoring.average(s for r in responses for s in r.scores()),
         "satisfaction_responses": len(responses),
+        "satisfaction_dimensions": {
+            dim: scoring.average(getattr(r, f"score_{dim}") for r in responses) for dim in SURVEY_DIMENSIONS
+        },
         "complaint_count_90d": sum(1 for c in complaints if c.created_at >= ninety),
         "complaints_open": sum(1 for c in complaints if c.status != ComplaintStatus.RESOLVED),
+        "complaints_awaiting_answer": sum(1 for c in complaints if c.status == ComplaintStatus.OPEN),
+        "complaints_resolved": sum(1 for c in complaints if c.status == ComplaintStatus.RESOLVED),
         "complaints_high_open": sum(
             1
             for c in complaints

@@ -32,6 +32,10 @@ register_notification(
     _l("A customer complaint (no. %(id)s) was recorded against your agency. Please answer it."),
 )
 register_notification("enablement.complaint_resolved", _l("Complaint no. %(id)s was resolved."))
+register_notification(
+    "enablement.complaint_answered",
+    _l("Agency %(agency)s answered complaint no. %(id)s. Review the answer and resolve the complaint."),
+)
 
 
 def _course_link(course) -> str:

@@ -32,6 +32,7 @@ from portal.enablement import storage
 from portal.enablement.forms import (
     CATEGORY_LABELS,
     DIMENSION_LABELS,
+    DIMENSION_SHORT_LABELS,
     KIND_LABELS,
     LANGUAGE_LABELS,
     SEVERITY_LABELS,
@@ -74,6 +75,7 @@ register_nav("enablement.materials", _l("Materials"), AGENCY_ROLES, order=60)
 register_nav("enablement.training", _l("Training"), AGENCY_ROLES, order=61)
 register_nav("enablement.notices", _l("Notices"), AGENCY_ROLES, order=62)
 register_nav("enablement.complaints", _l("Complaints"), AGENCY_ROLES, order=63)
+register_nav("enablement.my_quality", _l("Service quality"), AGENCY_ROLES, order=64)
 register_nav("enablement.staff_home", _l("Enablement"), EDITORS, order=60)
 register_nav("enablement.quality", _l("Service quality"), EDITORS, order=61)
 
@@ -96,6 +98,11 @@ def _problem(code: str) -> str:
         "survey_used": _("This survey has already been answered. Thank you!"),
         "score_range": _("Please choose a score from 1 to 5."),
         "complaint_resolved": _("This complaint is already resolved."),
+        "complaint_agency_unknown": _("Choose an agency."),
+        "complaint_agency_outside_regions": _("Choose an agency."),
+        "complaint_lead_other_agency": _("This lead number is not a lead of the chosen agency."),
+        "complaint_customer_not_lead": _("The customer is not the customer of the linked lead."),
+        "notice_region_scope": _("Choose one of your regions."),
     }
     return messages.get(code, code)
 
@@ -136,13 +143,21 @@ def _notices_panel(user) -> dict:
     return {"unread": unread[:5], "unread_count": len(unread), "form": EmptyForm()}
 
 
+def _active(certs):
+    """Leave out certifications of retired products (agencies never see those)."""
+    return [c for c in certs if c.product.status == ProductStatus.ACTIVE]
+
+
 def _training_panel(user) -> dict:
     today = today_shanghai()
-    certs = ops.user_certifications(user.id)
+    certs = _active(ops.user_certifications(user.id))
     locked = []
     if user.agency_id:
         for settings in db.session.scalars(
-            sa.select(ProductTraining).where(ProductTraining.requires_certification.is_(True))
+            sa.select(ProductTraining).where(
+                ProductTraining.requires_certification.is_(True),
+                ProductTraining.product_id.in_(ops.active_product_ids()),
+            )
         ):
             if not ops.agency_certified_for(user.agency_id, settings.product_id, today):
                 locked.append((settings.product, ops.course_for_product(settings.product_id)))
@@ -174,8 +189,15 @@ def _quality_panel(user) -> dict:
     }
 
 
+def _agency_quality_panel(user) -> dict:
+    if user.agency is None:
+        return {"q": None}
+    return {"q": ops.quality_signals(user.agency, today_shanghai())}
+
+
 register_home_panel("enablement/_panel_notices.html", AGENCY_ROLES, _notices_panel, order=20)
 register_home_panel("enablement/_panel_training.html", AGENCY_ROLES, _training_panel, order=21)
+register_home_panel("enablement/_panel_agency_quality.html", AGENCY_ROLES, _agency_quality_panel, order=22)
 register_home_panel("enablement/_panel_quality.html", EDITORS, _quality_panel, order=40)
 
 
@@ -223,7 +245,7 @@ def training():
     agency_ok = {
         c.product_id for c in courses if ops.agency_certified_for(current_user.agency_id, c.product_id, today)
     }
-    team = db.session.scalars(scoped(Certification).order_by(Certification.valid_until.desc())).all()
+    team = _active(db.session.scalars(scoped(Certification).order_by(Certification.valid_until.desc())).all())
     return render_template(
         "enablement/training.html",
         courses=courses,
@@ -236,8 +258,9 @@ def training():
 
 
 def _published_course_or_404(course_id: int) -> Course:
+    """A course agencies may open: published, and its product not retired."""
     course = db.session.get(Course, course_id)
-    if course is None or not course.published:
+    if not ops.course_open_to_agencies(course):
         abort(404)
     return course
 
@@ -284,7 +307,7 @@ def page_file(course_id: int, page_id: int):
     page = db.session.get(CoursePage, page_id)
     if page is None or page.course_id != course_id or not page.stored_name:
         abort(404)
-    if current_user.role in AGENCY_ROLES and not page.course.published:
+    if current_user.role in AGENCY_ROLES and not ops.course_open_to_agencies(page.course):
         abort(404)
     return _send_stored(page.stored_name, page.content_type, page.file_name)
 
@@ -391,6 +414,38 @@ def complaint(complaint_id: int):
         staff=False,
         category_labels=CATEGORY_LABELS,
         severity_labels=SEVERITY_LABELS,
+    )
+
+
+# --- agency: its own service quality -------------------------------------------------------------
+
+
+@bp.route("/enablement/quality")
+@agency_required
+def my_quality():
+    """The signed-in user's agency's satisfaction (the last 365 days, its own sales only),
+    complaints and certification coverage: what the channel manager sees in its scorecard."""
+    agency = current_user.agency or abort(404)
+    signals = ops.quality_signals(agency, today_shanghai())
+    since = utcnow() - timedelta(days=365)
+    # per product every answer counts; on the agency's own page only its own sales do
+    per_product = ops.satisfaction_rollup(
+        SurveyResponse.product_id,
+        sa.and_(scope_clause(SurveyResponse, current_user), ops.agency_score_clause()),
+        since=since,
+    )
+    products = {p.id: p for p in db.session.scalars(sa.select(Product))}
+    per_product = sorted(
+        (r for r in per_product if r["key"] in products), key=lambda r: products[r["key"]].code
+    )
+    return render_template(
+        "enablement/my_quality.html",
+        agency=agency,
+        q=signals,
+        dimensions=SURVEY_DIMENSIONS,
+        dimension_labels=DIMENSION_SHORT_LABELS,
+        per_product=per_product,
+        products=products,
     )
 
 
@@ -805,18 +860,27 @@ def new_complaint():
             else:
                 customer_id = customer.id
         if not form.customer_uscc.errors:
-            item = ops.record_complaint(
-                form.agency_id.data,
-                form.category.data,
-                form.severity.data,
-                form.description.data,
-                customer_id=customer_id,
-                lead_id=form.lead_id.data,
-                created_by=current_user,
-            )
-            db.session.commit()
-            flash(_("The complaint was recorded; the agency was notified."), "success")
-            return redirect(url_for("enablement.staff_complaint", complaint_id=item.id))
+            try:
+                item = ops.record_complaint(
+                    form.agency_id.data,
+                    form.category.data,
+                    form.severity.data,
+                    form.description.data,
+                    customer_id=customer_id,
+                    lead_id=form.lead_id.data,
+                    created_by=current_user._get_current_object(),
+                )
+            except OperationError as exc:  # refused before anything was written
+                code = str(exc)
+                target = {
+                    "complaint_lead_other_agency": form.lead_id,
+                    "complaint_customer_not_lead": form.customer_uscc,
+                }.get(code, form.agency_id)
+                target.errors = [*target.errors, _problem(code)]
+            else:
+                db.session.commit()
+                flash(_("The complaint was recorded; the agency was notified."), "success")
+                return redirect(url_for("enablement.staff_complaint", complaint_id=item.id))
     return render_template("enablement/complaint_new.html", form=form)
 
 
@@ -831,18 +895,6 @@ def staff_complaint(complaint_id: int):
         except OperationError as exc:
             flash(_problem(str(exc)), "danger")
         else:
-            from portal.core.models import User
-            from portal.core.notify import notify
-
-            for user in db.session.scalars(
-                sa.select(User).where(User.agency_id == item.agency_id, User.role == Role.AGENCY_OWNER)
-            ):
-                notify(
-                    user,
-                    "enablement.complaint_resolved",
-                    {"id": item.id},
-                    url_for("enablement.complaint", complaint_id=item.id),
-                )
             db.session.commit()
             flash(_("The complaint was resolved."), "success")
         return redirect(url_for("enablement.staff_complaint", complaint_id=item.id))
@@ -860,9 +912,11 @@ def staff_complaint(complaint_id: int):
 
 
 def _region_choices():
+    """Admins may address all agencies or one region; a channel manager one of its regions."""
     regions = db.session.scalars(sa.select(Region).order_by(Region.code)).all()
     if current_user.role == Role.CHANNEL_MANAGER:
         regions = [r for r in regions if r.id in current_user.region_ids]
+        return [(r.id, r.name(current_lang())) for r in regions]
     return [(0, _("All regions"))] + [(r.id, r.name(current_lang())) for r in regions]
 
 
@@ -878,14 +932,18 @@ def staff_notices():
 def new_notice():
     form = AnnouncementForm(region_choices=_region_choices())
     if form.validate_on_submit():
-        ops.post_announcement(
-            form.title.data,
-            form.body.data,
-            region_id=form.region_id.data or None,
-            grade=form.grade.data or None,
-            created_by=current_user,
-        )
-        db.session.commit()
-        flash(_("The notice was published."), "success")
-        return redirect(url_for("enablement.staff_notices"))
+        try:
+            ops.post_announcement(
+                form.title.data,
+                form.body.data,
+                region_id=form.region_id.data or None,
+                grade=form.grade.data or None,
+                created_by=current_user._get_current_object(),
+            )
+        except OperationError as exc:  # refused before anything was written
+            form.region_id.errors = [*form.region_id.errors, _problem(str(exc))]
+        else:
+            db.session.commit()
+            flash(_("The notice was published."), "success")
+            return redirect(url_for("enablement.staff_notices"))
     return render_template("enablement/notice_new.html", form=form)

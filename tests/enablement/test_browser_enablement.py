@@ -13,9 +13,10 @@ from playwright.sync_api import expect
 from catalog.models import Product
 from portal.core.db import db
 from portal.core.models import OutboxMessage, User
-from portal.enablement import demo as enablement_demo
 from portal.enablement import operations as ops
 from portal.enablement.models import Course
+from portal.leads import operations as lead_ops
+from portal.leads.models import Lead
 from tests.browser.conftest import screenshot
 from tests.factories import make_uscc
 
@@ -26,38 +27,18 @@ CHANNEL = "channel@demo.local"
 
 
 def _qxt_course(app) -> tuple[int, dict[int, int]]:
-    """The demo's published QXT course (made here when the catalog demo has no QXT yet): its id
-    and question id → right answer."""
+    """The demo's published QXT course (portal/enablement/demo.py): its id and question id → right
+    answer. QXT requires certification in the demo and nobody in AGGZ0001 holds it."""
     with app.app_context():
         product = db.session.scalar(sa.select(Product).where(Product.code == "QXT"))
-        if product is None:
-            product = Product(
-                code="QXT",
-                name_zh="企信通",
-                name_en="Enterprise Messaging (Qixintong)",
-                category="messaging",
-                monthly_price_fen=20000,
-                one_time_price_fen=0,
-                module_complexity=3,
-                market_exclusivity=2,
-                training_requirement=3,
-            )
-            db.session.add(product)
-            db.session.flush()
+        assert product is not None, "the demo catalog has QXT"
+        assert ops.requires_certification(product.id)
+        agency_id = db.session.scalar(sa.select(User.agency_id).where(User.email == SALES))
+        assert not ops.agency_certified_for(agency_id, product.id), "the demo leaves QXT locked"
         course = ops.course_for_product(product.id)
-        if course is None:
-            ops.set_product_training(product.id, True, 12)
-            course = enablement_demo._course(
-                product,
-                "QXT sales certification",
-                "",
-                75,
-                enablement_demo.QXT_PAGES,
-                enablement_demo.QXT_QUIZ,
-            )
+        assert course is not None and course.published, "the demo has a published QXT course"
         answers = {q.id: q.correct_index for q in course.questions}
         course_id = course.id
-        db.session.commit()
         db.session.remove()
     return course_id, answers
 
@@ -100,44 +81,35 @@ def test_learn_certify_sell_and_get_rated(page, browser, live_server, sign_in):
     screenshot(page, "enablement-certified-zh")
 
     # … and registers a sale lead for the product it unlocked
-    with app.app_context():
-        has_leads_ui = "leads.new" in app.view_functions
     mobile = f"139{secrets.randbelow(10**8):08d}"
-    if has_leads_ui:
-        page.locator("[data-testid=certified] a").click()
-        assert "/leads/new" in page.url
-        page.fill("input[name=customer_uscc]", make_uscc(900000 + secrets.randbelow(90000)))
-        page.fill("input[name=customer_name]", "珠江物流集团有限公司")
-        page.fill("input[name=contact_name]", "王芳")
-        page.fill("input[name=contact_mobile]", mobile)
-        assert page.locator("input[name=products][value=QXT]").is_checked()
-        page.fill("input[name=expected_lines]", "20")
-        page.fill("input[name=expected_monthly_revenue]", "4000.00")
-        page.click("main form button[type=submit]")
-        page.wait_for_url(re.compile(r".*/leads/\d+$"))
-        screenshot(page, "enablement-lead-registered-zh")
-        assert page.locator("[data-testid=rejected]").count() == 0
-        match = re.search(r"/leads/(\d+)", page.url)
-        assert match, page.url
-        # the channel manager approves it and the operator's activation wins it
-        from portal.leads import operations as lead_ops
-        from portal.leads.models import Lead
+    page.locator("[data-testid=certified] a").click()
+    assert "/leads/new" in page.url
+    page.fill("input[name=customer_uscc]", make_uscc(900000 + secrets.randbelow(90000)))
+    page.fill("input[name=customer_name]", "珠江物流集团有限公司")
+    page.fill("input[name=contact_name]", "王芳")
+    page.fill("input[name=contact_mobile]", mobile)
+    assert page.locator("input[name=products][value=QXT]").is_checked()
+    page.fill("input[name=expected_lines]", "20")
+    page.fill("input[name=expected_monthly_revenue]", "4000.00")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/leads/\d+$"))
+    screenshot(page, "enablement-lead-registered-zh")
+    assert page.locator("[data-testid=rejected]").count() == 0
+    lead_id = int(re.search(r"/leads/(\d+)$", page.url).group(1))
+    # the channel manager approves it and the operator's activation wins it
+    with app.app_context():
+        lead = db.session.get(Lead, lead_id)
+        assert lead.product.code == "QXT" and lead.kind.value == "sale"
+        assert lead.status.value == "submitted"
+        channel_user = db.session.scalar(sa.select(User).where(User.email == CHANNEL))
+        lead_ops.approve(lead, channel_user)
+        lead_ops.mark_won(lead, f"BOSS-{secrets.token_hex(4)}")
+        db.session.commit()
+        db.session.remove()
 
-        with app.app_context():
-            lead = db.session.get(Lead, int(match.group(1)))
-            assert lead.product.code == "QXT" and lead.kind.value == "sale"
-            channel_user = db.session.scalar(sa.select(User).where(User.email == CHANNEL))
-            if lead.status.value == "submitted":
-                lead_ops.approve(lead, channel_user)
-            lead_ops.mark_won(lead, f"BOSS-{secrets.token_hex(4)}")
-            db.session.commit()
-            db.session.remove()
-    else:  # without the leads area: the survey is sent as the won-lead hook would
-        with app.app_context():
-            agency_id = db.session.scalar(sa.select(User.agency_id).where(User.email == SALES))
-            ops.create_survey(contact_mobile=mobile, contact_name="王芳", agency_id=agency_id)
-            db.session.commit()
-            db.session.remove()
+    # the agency's own quality page before the customer answers
+    page.goto(f"{live_server.url}/enablement/quality")
+    agency_answers_before = int(page.locator("[data-testid=my-answers]").inner_text())
 
     # the customer answers the survey from the SMS link, without signing in, in English
     with app.app_context():
@@ -169,14 +141,21 @@ def test_learn_certify_sell_and_get_rated(page, browser, live_server, sign_in):
     # the channel manager sees the quality signals change
     after_avg, after_answers = _quality_row(manager, live_server)
     assert int(after_answers) == int(before_answers) + 1
-    assert after_avg != before_avg and float(after_avg) < float(before_avg or 5)
+    assert float(after_avg) < float(before_avg)  # the demo has answers; this one gave 1s
     screenshot(manager, "enablement-quality-en")
-    scorecard_link = manager.locator("[data-testid=scorecard-AGGZ0001]")
-    if scorecard_link.count():  # the agency scorecard shows the same satisfaction average
-        scorecard_link.click()
-        expect(manager.locator("main")).to_contain_text(after_avg)
-        screenshot(manager, "enablement-agency-scorecard-en")
+    # the agency scorecard shows the same satisfaction average
+    manager.locator("[data-testid=scorecard-AGGZ0001]").click()
+    expect(manager.locator("main")).to_contain_text(after_avg)
+    screenshot(manager, "enablement-agency-scorecard-en")
     staff.close()
+
+    # … and so does the agency's own quality page
+    page.goto(f"{live_server.url}/enablement/quality")
+    expect(page.locator("h1")).to_have_text("本代理商的服务质量")
+    assert int(page.locator("[data-testid=my-answers]").inner_text()) == agency_answers_before + 1
+    expect(page.locator("[data-testid=my-satisfaction]")).to_have_text(after_avg)
+    expect(page.locator("[data-testid=dimension-agent] td").nth(1)).not_to_have_text("–")
+    screenshot(page, "enablement-agency-quality-zh")
 
 
 def test_agency_home_materials_and_notices(page, live_server, sign_in):
@@ -219,6 +198,23 @@ def test_staff_enablement_pages(page, live_server, sign_in):
     with live_server.app.app_context():
         course_id = db.session.scalar(sa.select(Course.id).order_by(Course.id))
         db.session.remove()
-    if course_id:
-        page.goto(f"{live_server.url}/enablement/staff/courses/{course_id}")
-        screenshot(page, "enablement-staff-course-zh")
+    assert course_id is not None, "the demo has courses"
+    page.goto(f"{live_server.url}/enablement/staff/courses/{course_id}")
+    expect(page.locator("main")).to_contain_text("企信通")
+    screenshot(page, "enablement-staff-course-zh")
+
+
+def test_agency_quality_page_in_english(page, live_server, sign_in):
+    page.set_extra_http_headers({"Accept-Language": "en"})
+    sign_in(page, "owner@agency1.demo.local")
+    panel = page.locator("[data-testid=agency-quality-panel]")
+    expect(panel).to_be_visible()
+    panel.locator("a[href='/enablement/quality']").click()
+    expect(page.locator("h1")).to_have_text("Service quality of your agency")
+    # the demo has answers and an open complaint for AGGZ0001
+    assert int(page.locator("[data-testid=my-answers]").inner_text()) >= 2
+    assert float(page.locator("[data-testid=my-satisfaction]").inner_text()) > 0
+    assert int(page.locator("[data-testid=my-complaints-open]").inner_text()) >= 1
+    expect(page.locator("[data-testid=my-dimensions] tbody tr")).to_have_count(5)
+    expect(page.locator("nav")).to_contain_text("Service quality")
+    screenshot(page, "enablement-agency-quality-en")

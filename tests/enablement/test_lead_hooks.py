@@ -9,7 +9,7 @@ from portal.core.models import OutboxMessage, Role
 from portal.core.time import today_shanghai
 from portal.enablement import operations as ops
 from portal.enablement import rules
-from portal.enablement.models import SurveyInvitation
+from portal.enablement.models import SoldBy, SurveyInvitation
 from tests.enablement.conftest import all_right
 from tests.factories import make_uscc
 
@@ -110,3 +110,24 @@ def test_won_lead_sends_the_customer_a_survey(make, en):
     assert invitation.product_id == product.id and invitation.customer_id == lead.customer_id
     sms = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.channel == "sms"))
     assert sms.recipient == "13912345678" and ops.survey_path(invitation).split(".")[0] in sms.body
+
+
+def test_won_referral_sends_a_survey_marked_as_the_account_managers_sale(make):
+    region = make.region("GZ")
+    am = make.user(Role.ACCOUNT_MANAGER, regions=[region])
+    high = make.product(scores=(5, 1, 1))
+    sales = make.user(Role.AGENCY_SALES, agency=make.agency(region=region))
+    lead = _register(sales.agency, sales, high).created[0]
+    assert (
+        lead.kind.value == "referral" and lead.status.value == "routed" and lead.account_manager_id == am.id
+    )
+    lead_ops.accept(lead, am)
+    lead_ops.mark_won(lead, "ORDER-REF-1", am)
+    invitation = db.session.scalar(sa.select(SurveyInvitation).where(SurveyInvitation.lead_id == lead.id))
+    assert invitation.sold_by == SoldBy.ACCOUNT_MANAGER and invitation.account_manager_id == am.id
+    assert invitation.agency_id == sales.agency_id and invitation.product_id == high.id
+    assert db.session.scalar(
+        sa.select(OutboxMessage.id).where(
+            OutboxMessage.channel == "sms", OutboxMessage.recipient == "13912345678"
+        )
+    )

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+import sqlalchemy as sa
+
+from portal.core.db import db
 from portal.core.models import Role
+from portal.core.operations import OperationError
 from portal.enablement import operations as ops
+from portal.enablement.models import Announcement
 from portal.partners.models import Grade
 
 EN = {"Accept-Language": "en"}
@@ -61,3 +67,43 @@ def test_staff_post_notices_by_region(client, make, login):
     assert refused.status_code == 200 and "Not a valid choice" in refused.get_data(as_text=True)
     login(agency_user)
     assert client.post("/enablement/staff/notices/new", data={"title": "x", "body": "y"}).status_code == 403
+
+
+def test_a_channel_manager_may_only_address_its_own_regions(client, make, login):
+    gz, sz = make.region("GZ"), make.region("SZ")
+    manager = make.user(Role.CHANNEL_MANAGER, regions=[gz])
+    login(manager)
+    form = client.get("/enablement/staff/notices/new", headers=EN).get_data(as_text=True)
+    assert "All regions" not in form and 'value="0"' not in form
+    assert f'value="{gz.id}"' in form and f'value="{sz.id}"' not in form
+    for region_id in ("0", "", str(sz.id)):
+        refused = client.post(
+            "/enablement/staff/notices/new",
+            headers=EN,
+            data={"title": "To everyone", "body": "x", "region_id": region_id, "grade": ""},
+        )
+        assert refused.status_code == 200, region_id
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Announcement)) == 0
+    # the operation refuses it too, whoever calls it
+    with pytest.raises(OperationError, match="notice_region_scope"):
+        ops.post_announcement("To everyone", "x", created_by=manager)
+    with pytest.raises(OperationError, match="notice_region_scope"):
+        ops.post_announcement("To Shenzhen", "x", region_id=sz.id, grade="gold", created_by=manager)
+    assert ops.post_announcement("To Guangzhou", "x", region_id=gz.id, created_by=manager).region_id == gz.id
+
+
+def test_an_admin_may_address_all_agencies(client, make, login):
+    gz, sz = make.region("GZ"), make.region("SZ")
+    login(make.user(Role.ADMIN))
+    form = client.get("/enablement/staff/notices/new", headers=EN).get_data(as_text=True)
+    assert "All regions" in form and f'value="{sz.id}"' in form
+    response = client.post(
+        "/enablement/staff/notices/new",
+        data={"title": "Policy for all", "body": "x", "region_id": "0", "grade": ""},
+    )
+    assert response.status_code == 302
+    notice = db.session.scalar(sa.select(Announcement))
+    assert notice.region_id is None
+    for region in (gz, sz):
+        user = make.user(Role.AGENCY_SALES, agency=make.agency(region=region))
+        assert [n.title for n, _ in ops.announcements_for(user)] == ["Policy for all"]

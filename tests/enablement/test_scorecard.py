@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
+from portal.core.db import db
 from portal.core.models import Role
 from portal.core.time import today_shanghai
 from portal.enablement import operations as ops
@@ -50,3 +52,33 @@ def test_course_attachments_follow_the_course(client, make, login, en):
     assert client.get(f"/enablement/training/{draft.id}/pages/{draft_page.id}/file").status_code == 200
     login(make.user(Role.FINANCE))
     assert client.get(f"/enablement/training/{course.id}/pages/{page.id}/file").status_code == 403
+
+
+def test_certification_coverage_counts_enabled_agency_users_who_have_joined(make, en):
+    """Coverage = users holding a current certification / enabled owner and sales users of the
+    agency who set a password. Invited users who never joined and disabled users are left out,
+    on both sides of the fraction."""
+    owner = make.user(Role.AGENCY_OWNER)
+    agency = owner.agency
+    sales = make.user(Role.AGENCY_SALES, agency=agency)
+    invited = make.user(Role.AGENCY_SALES, agency=agency, password=None)
+    leaver = make.user(Role.AGENCY_SALES, agency=agency)
+    today = today_shanghai()
+    course = en.course(requires=True)
+    for user in (sales, invited, leaver):
+        ops.certify(user, course.product_id, today, course.id)
+    leaver.is_enabled = False
+    db.session.flush()
+    assert invited.password_hash is None
+
+    signals = ops.quality_signals(agency, today)
+    assert (signals["certified_users"], signals["agency_users"]) == (1, 2)  # sales / owner + sales
+    assert signals["certification_coverage"] == Decimal("0.50")
+    assert scorecard.compute(agency, today).value("certification_coverage") == Decimal("0.50")
+    ops.certify(owner, course.product_id, today, course.id)  # owners sell too and count once certified
+    assert ops.quality_signals(agency, today)["certification_coverage"] == Decimal("1.00")
+    # an expired certification does not count
+    [owner_cert] = ops.user_certifications(owner.id)
+    owner_cert.valid_until = today - timedelta(days=1)
+    db.session.flush()
+    assert ops.quality_signals(agency, today)["certification_coverage"] == Decimal("0.50")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from types import SimpleNamespace
 
 import sqlalchemy as sa
 from itsdangerous import TimestampSigner
@@ -13,7 +12,8 @@ from portal.core.db import db, utcnow
 from portal.core.models import OutboxMessage, Role
 from portal.core.security import make_signed_token
 from portal.enablement import operations as ops
-from portal.enablement.models import SurveyInvitation, SurveyResponse
+from portal.enablement.models import SoldBy, SurveyInvitation, SurveyResponse
+from portal.leads.models import Lead, LeadKind, LeadStatus
 
 SCORES = {
     "score_product": "5",
@@ -26,17 +26,21 @@ SCORES = {
 EN = {"Accept-Language": "en"}
 
 
-def _lead(make, agency=None, product=None, lead_id=None, kind="sale"):
-    agency = agency or make.agency()
-    return SimpleNamespace(
-        id=lead_id or 424242,
-        agency_id=agency.id,
-        product_id=(product or make.product()).id,
+def _lead(make, agency=None, product=None, kind="sale", account_manager=None, mobile="13912345678"):
+    """A won lead row (the survey hook reads it as the leads area hands it over)."""
+    lead = Lead(
+        agency_id=(agency or make.agency()).id,
         customer_id=make.customer().id,
+        product_id=(product or make.product()).id,
+        kind=LeadKind(kind),
+        status=LeadStatus.WON,
         contact_name="Wang Fang",
-        contact_mobile="13912345678",
-        kind=kind,
+        contact_mobile=mobile,
+        account_manager_id=account_manager.id if account_manager else None,
     )
+    db.session.add(lead)
+    db.session.flush()
+    return lead
 
 
 def _link(mobile="13912345678") -> str:
@@ -56,13 +60,45 @@ def test_won_lead_sends_one_sms_survey_link(make):
     assert len(sms) == 1 and sms[0].recipient == "13912345678"
     assert "/survey/" in sms[0].body
     assert ops.invite_for_won_lead(lead) is None  # once per lead
-    assert ops.invite_for_won_lead(_lead(make, lead_id=7, kind="referral")) is None
     assert (
         db.session.scalar(
             sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.channel == "sms")
         )
         == 1
     )
+    assert invitation.sold_by == SoldBy.AGENCY and invitation.account_manager_id is None
+
+
+def test_won_referral_is_surveyed_for_the_product_not_for_the_referring_agency(client, make):
+    region = make.region("GZ")
+    agency = make.agency(region=region)
+    product = make.product(scores=(4, 1, 1))
+    am = make.user(Role.ACCOUNT_MANAGER, regions=[region])
+    own_sale = ops.invite_for_won_lead(_lead(make, agency=agency, product=product, mobile="13900000001"))
+    referral = ops.invite_for_won_lead(
+        _lead(make, agency=agency, product=product, kind="referral", account_manager=am, mobile="13900000002")
+    )
+    assert referral.sold_by == SoldBy.ACCOUNT_MANAGER and referral.account_manager_id == am.id
+    assert referral.agency_id == agency.id  # kept for tracing and for the channel manager's scope
+    low = {"product": 1, "agent": 1, "channel": 1, "promotion": 1, "relationship": 1}
+    high = {"product": 5, "agent": 5, "channel": 5, "promotion": 5, "relationship": 5}
+    # the referral's customer answers through the public link like any other
+    answered = client.post(
+        _link("13900000002"),
+        data={f"score_{d}": str(v) for d, v in low.items()} | {"comment": ""},
+        headers=EN,
+    )
+    assert answered.status_code == 200
+    ops.answer_survey(own_sale, high)
+    response = db.session.scalar(sa.select(SurveyResponse).where(SurveyResponse.invitation_id == referral.id))
+    assert response.sold_by == SoldBy.ACCOUNT_MANAGER and response.account_manager_id == am.id
+
+    per_product = {r["key"]: r for r in ops.satisfaction_rollup(SurveyResponse.product_id)}
+    assert per_product[product.id]["responses"] == 2 and str(per_product[product.id]["overall"]) == "3.00"
+    per_agency = {r["key"]: r for r in ops.satisfaction_rollup(SurveyResponse.agency_id)}
+    assert per_agency[agency.id]["responses"] == 1 and str(per_agency[agency.id]["agent"]) == "5.00"
+    signals = ops.quality_signals(agency)
+    assert signals["satisfaction_responses"] == 1 and str(signals["satisfaction_avg"]) == "5.00"
 
 
 def test_survey_link_is_public_and_single_use(client, make):
@@ -180,8 +216,20 @@ def test_default_gateway_can_be_replaced(app, make):
 
     app.extensions["enablement_sms_gateway"] = FakeGateway()
     try:
-        ops.invite_for_won_lead(_lead(make, lead_id=99))
+        ops.invite_for_won_lead(_lead(make))
     finally:
         del app.extensions["enablement_sms_gateway"]
     assert sent and sent[0][0] == "13912345678" and "/survey/" in sent[0][1]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SurveyInvitation)) == 1
+
+
+def test_staff_quality_page_marks_referral_answers(client, make, login):
+    agency = make.agency(region=make.region("GZ"))
+    invitation = ops.create_survey(
+        contact_mobile="13900000009", agency_id=agency.id, sold_by=SoldBy.ACCOUNT_MANAGER, send=False
+    )
+    ops.answer_survey(invitation, {"product": 2, "agent": 2, "channel": 2, "promotion": 2, "relationship": 2})
+    login(make.user(Role.ADMIN))
+    page = client.get("/enablement/staff/quality", headers=EN).get_data(as_text=True)
+    assert "account manager's sale (referral)" in page
+    assert f'data-testid="answers-{agency.code}">0<' in page

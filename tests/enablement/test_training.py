@@ -7,13 +7,16 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from catalog.models import ProductStatus
 from portal.core.db import db
 from portal.core.models import Notification, Role
 from portal.core.time import today_shanghai
 from portal.enablement import operations as ops
 from portal.enablement import scoring
 from portal.enablement.models import Certification, QuizAttempt
-from tests.enablement.conftest import all_right
+from tests.enablement.conftest import PDF, all_right
+
+EN = {"Accept-Language": "en"}
 
 
 @pytest.mark.parametrize(
@@ -191,3 +194,95 @@ def test_expiring_certifications_are_notified_once(app, make, en):
     # renewing starts a new period that will be notified again when it nears its end
     ops.certify(sales, course.product_id, date(2026, 12, 1), course.id)
     assert ops.notify_expiring(date(2027, 11, 5)) == 1
+
+
+def test_expiry_notice_edge_30_days_ahead_notified_31_not(make, en):
+    course = en.course(requires=True, months=12)
+    owner = make.user(Role.AGENCY_OWNER)
+    at_30 = make.user(Role.AGENCY_SALES, agency=owner.agency)
+    at_31 = make.user(Role.AGENCY_SALES, agency=owner.agency)
+    today = date(2026, 11, 22)
+    # valid through today + 30 and today + 31 (12 months, so certified one year and a day later)
+    cert_30 = ops.certify(at_30, course.product_id, date(2025, 12, 23), course.id)
+    cert_31 = ops.certify(at_31, course.product_id, date(2025, 12, 24), course.id)
+    assert cert_30.valid_until == today + timedelta(days=30)
+    assert cert_31.valid_until == today + timedelta(days=31)
+    assert scoring.needs_expiry_notice(cert_30.valid_until, today, None)
+    assert not scoring.needs_expiry_notice(cert_31.valid_until, today, None)
+
+    assert ops.notify_expiring(today) == 1
+    told = {
+        user_id
+        for (user_id,) in db.session.execute(
+            sa.select(Notification.user_id).where(Notification.kind == "enablement.certification_expiring")
+        )
+    }
+    assert told == {at_30.id}
+    assert cert_30.expiry_notified_for == cert_30.valid_until and cert_31.expiry_notified_for is None
+    # a day later the other one is 30 days ahead and is notified; the first is not again
+    assert ops.notify_expiring(today + timedelta(days=1)) == 1
+    assert cert_31.expiry_notified_for == cert_31.valid_until
+    assert ops.notify_expiring(today + timedelta(days=1)) == 0
+
+
+def test_an_agency_sees_only_its_own_certifications_and_users_on_the_training_pages(client, make, login, en):
+    course = en.course(requires=True)
+    mine = make.user(Role.AGENCY_SALES, name="Li Lei of agency A")
+    theirs = make.user(Role.AGENCY_SALES, name="Han Meimei of agency B")
+    today = today_shanghai()
+    ops.certify(mine, course.product_id, today, course.id)
+    ops.certify(theirs, course.product_id, today - timedelta(days=3), course.id)
+
+    login(make.user(Role.AGENCY_OWNER, agency=mine.agency))
+    page = client.get("/enablement/training", headers=EN).get_data(as_text=True)
+    assert "Li Lei of agency A" in page
+    assert "Han Meimei of agency B" not in page
+    assert (today - timedelta(days=3)).isoformat() not in page  # B's certification date
+    course_page = client.get(f"/enablement/training/{course.id}", headers=EN).get_data(as_text=True)
+    assert "Han Meimei of agency B" not in course_page
+    home = client.get("/", headers=EN).get_data(as_text=True)
+    assert "Han Meimei of agency B" not in home
+
+    # agency B: its own user, not A's, and A's certification does not unlock the product for B
+    login(make.user(Role.AGENCY_OWNER, agency=theirs.agency))
+    page = client.get("/enablement/training", headers=EN).get_data(as_text=True)
+    assert "Han Meimei of agency B" in page and "Li Lei of agency A" not in page
+    other = make.user(Role.AGENCY_OWNER)
+    login(other)
+    page = client.get("/enablement/training", headers=EN).get_data(as_text=True)
+    assert "Li Lei" not in page and "Han Meimei" not in page
+    assert "Nobody in your agency is certified yet." in page and "Locked for your agency" in page
+
+
+def test_retired_products_disappear_from_the_agency_side(client, make, login, en):
+    product = make.product()
+    course = en.course(product=product, requires=True)
+    material = en.material(product=product, title="Brochure of a product to retire")
+    page = ops.add_course_page(course, "Slides", "", PDF, "slides.pdf")
+    sales = make.user(Role.AGENCY_SALES)
+    today = today_shanghai()
+    ops.certify(sales, product.id, today - timedelta(days=350), course.id)  # ends within 30 days
+    login(sales)
+    assert material.title in client.get("/enablement/materials", headers=EN).get_data(as_text=True)
+    assert course.title in client.get("/enablement/training", headers=EN).get_data(as_text=True)
+
+    product.status = ProductStatus.RETIRED
+    db.session.flush()
+    assert material.title not in client.get("/enablement/materials", headers=EN).get_data(as_text=True)
+    assert client.get(f"/enablement/materials/{material.id}/download").status_code == 404
+    training = client.get("/enablement/training", headers=EN).get_data(as_text=True)
+    assert course.title not in training and product.code not in training
+    assert client.get(f"/enablement/training/{course.id}").status_code == 404
+    assert client.get(f"/enablement/training/{course.id}/quiz").status_code == 404
+    assert client.post(f"/enablement/training/{course.id}/quiz", data=all_right(course)).status_code == 404
+    assert client.get(f"/enablement/training/{course.id}/pages/{page.id}/file").status_code == 404
+    home = client.get("/", headers=EN).get_data(as_text=True)
+    assert product.code not in home
+    assert ops.published_courses() == [] and ops.materials_for_agency(today, "en") == []
+    assert ops.notify_expiring(today) == 0  # no reminder to renew for a product nobody sells
+
+    # staff still see and manage both
+    login(make.user(Role.CHANNEL_MANAGER))
+    assert client.get(f"/enablement/staff/courses/{course.id}").status_code == 200
+    assert material.title in client.get("/enablement/staff/materials").get_data(as_text=True)
+    assert client.get(f"/enablement/staff/materials/{material.id}/file").status_code == 200
