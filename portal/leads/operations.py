@@ -586,19 +586,24 @@ def accept(lead: Lead, user: User) -> Lead:
     return lead
 
 
+# An attributed activation (SPEC §5.2) wins a lead from these states: a referral counts once routed,
+# and an activation inside the protection may be imported after the protection expired.
 WINNABLE = (LeadStatus.APPROVED, LeadStatus.ROUTED, LeadStatus.ACCEPTED, LeadStatus.EXPIRED)
+# By hand (SPEC §4: referrals routed → accepted → won | lost) a referral must have been accepted first.
+WINNABLE_BY_HAND = {LeadKind.SALE: (LeadStatus.APPROVED,), LeadKind.REFERRAL: (LeadStatus.ACCEPTED,)}
 
 
 def mark_won(lead: Lead, order_id: str | None = None, user: User | None = None) -> Lead:
-    """The lead became a sale (an attributed activation matched it, or its account manager says so).
-    Calling it again for a won lead changes nothing. Runs the ON_LEAD_WON hooks."""
+    """The lead became a sale: an attributed activation matched it (`user` None), or its account
+    manager says so (a referral they accepted). Calling it again for a won lead changes nothing.
+    Runs the ON_LEAD_WON hooks."""
     lead = _locked(lead)
     if lead.status == LeadStatus.WON:
         if order_id and not lead.order_id:
             lead.order_id = order_id
             db.session.flush()
         return lead
-    _require(lead, *WINNABLE)
+    _require(lead, *(WINNABLE if user is None else WINNABLE_BY_HAND[lead.kind]))
     _change(
         lead,
         "win",
@@ -618,7 +623,10 @@ def mark_lost(lead: Lead, user: User | None, reason: str) -> Lead:
     if not reason:
         raise LeadError(_("Give a reason."), field="reason")
     lead = _locked(lead)
-    _require(lead, LeadStatus.APPROVED, LeadStatus.ROUTED, LeadStatus.ACCEPTED)
+    # a routed referral may be declined (lost with a reason) without being accepted first, so that a
+    # referral the account manager will not work does not hold the customer and product forever
+    _require(lead, *((LeadStatus.APPROVED,) if lead.kind == LeadKind.SALE
+                     else (LeadStatus.ROUTED, LeadStatus.ACCEPTED)))
     if user is not None and user.role == Role.ACCOUNT_MANAGER and lead.account_manager_id != user.id:
         raise LeadError(
             _("Only the account manager this referral was routed to may close it."), code="forbidden"

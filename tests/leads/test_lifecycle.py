@@ -176,3 +176,20 @@ def test_lead_count_is_one_per_product(world):
     result = world.register(customer=world.customer(), products=[world.low, other, world.low])
     assert len(result.created) == 2
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 2
+
+
+def test_a_referral_is_won_by_hand_only_once_accepted(world):
+    (lead,) = world.register(customer=world.customer(), products=[world.high]).created
+    assert lead.status == LeadStatus.ROUTED
+    with pytest.raises(ops.LeadError):
+        ops.mark_won(lead, "ORD-HAND-1", lead.account_manager)
+    ops.accept(lead, lead.account_manager)
+    ops.mark_won(lead, "ORD-HAND-1", lead.account_manager)
+    assert lead.status == LeadStatus.WON
+
+
+def test_an_activation_wins_a_routed_referral(world):
+    """SPEC §5.2: the referral counts once routed before the activation (no acceptance needed)."""
+    (lead,) = world.register(customer=world.customer(), products=[world.high]).created
+    ops.mark_won(lead, "ORD-ACT-1")
+    assert (lead.status, lead.order_id) == (LeadStatus.WON, "ORD-ACT-1")
