@@ -203,8 +203,12 @@ def record_sign_in(user: User) -> None:
 
 
 def set_locale(user: User, locale: str) -> None:
+    before = user.locale
+    if before == locale:
+        return
     user.locale = locale
     db.session.flush()
+    audit.record("user.locale", user, before={"locale": before}, after={"locale": locale})
 
 
 def create_region(code: str, name_zh: str, name_en: str) -> Region:

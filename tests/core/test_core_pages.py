@@ -145,6 +145,9 @@ def test_language_choice_is_saved_on_the_user(client, make, login):
     assert user.locale == "en"
     html = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "Welcome," in html, "the saved choice wins over the browser's language"
+    entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "user.locale",
+                                                        AuditLog.object_id == str(user.id)))
+    assert entry is not None and entry.after == {"locale": "en"}
 
 
 def test_language_switch_for_anonymous_visitors(client):
