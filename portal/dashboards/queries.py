@@ -8,11 +8,21 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from commissions.ingest.models import Activation
-from commissions.models import Attribution, AttributionKind, Dispute, DisputeStatus, Line, Period, Statement, StatementStatus
+from commissions.models import (
+    Attribution,
+    AttributionKind,
+    Dispute,
+    DisputeStatus,
+    Line,
+    Period,
+    Statement,
+    StatementStatus,
+)
 from commissions.payouts.models import Payout
 from portal.core.db import db
 from portal.core.models import AuditLog, Role, User
 from portal.leads.models import Lead, LeadKind, LeadStatus
+from portal.leads.views import EXPIRING_DAYS
 from portal.partners.models import Agency, AgencyStatus
 from portal.partners.scorecard import compute as compute_scorecard
 
@@ -28,19 +38,24 @@ def lead_counts_by_status(agency_id: int) -> dict[LeadStatus, int]:
     return {LeadStatus(status): count for status, count in rows}
 
 
-def leads_expiring(agency_id: int, today: date, days: int = 14) -> int:
+def leads_expiring(agency_id: int, today: date, days: int = EXPIRING_DAYS) -> int:
+    """Counted exactly as the lead list's `?expiring=1` filter that the figure links to."""
     return db.session.scalar(
         sa.select(sa.func.count()).select_from(Lead).where(
             Lead.agency_id == agency_id, Lead.status == LeadStatus.APPROVED,
-            Lead.protected_until >= today, Lead.protected_until <= today + timedelta(days=days))
+            Lead.protected_until <= today + timedelta(days=days))
     ) or 0
+
+
+# The statements an agency owner may open (commissions.statement answers 404 for the others).
+VISIBLE_STATEMENTS = (StatementStatus.PUBLISHED, StatementStatus.APPROVED, StatementStatus.PAID)
 
 
 def earnings_by_month(agency_id: int, months: int = 12) -> list[tuple[str, int]]:
     """Earned per period from the agency's published (or later) statements, oldest first."""
     rows = db.session.execute(
         sa.select(Statement.period, Statement.earned_fen).where(
-            Statement.agency_id == agency_id, Statement.status != StatementStatus.DRAFT)
+            Statement.agency_id == agency_id, Statement.status.in_(VISIBLE_STATEMENTS))
         .order_by(Statement.period.desc()).limit(months)
     ).all()
     return list(reversed([(period, earned) for period, earned in rows]))
@@ -91,7 +106,9 @@ def agency_signals(user, today: date, limit: int = 12) -> list[tuple[Agency, obj
     return signals
 
 
-def finance_figures() -> dict:
+def finance_figures(payout_period_count: int = 3) -> dict:
+    """Periods, the latest period's totals, payouts by state for the latest periods that have
+    payouts (`payouts`: [(period, [(status, count, total fen)])], newest first) and open disputes."""
     periods = db.session.scalars(sa.select(Period).order_by(Period.period.desc()).limit(6)).all()
     latest = periods[0].period if periods else None
     by_component = {}
@@ -105,13 +122,20 @@ def finance_figures() -> dict:
             .join(Activation, Activation.order_id == Line.order_id)
             .where(Line.period == latest).group_by(Activation.product_code)
             .order_by(sa.func.sum(Line.amount_fen).desc()).limit(8)).all()
-    payouts = db.session.execute(
-        sa.select(Payout.status, sa.func.count(), sa.func.coalesce(sa.func.sum(Payout.amount_fen), 0))
-        .group_by(Payout.status)).all()
+    payout_periods = db.session.scalars(
+        sa.select(Payout.period).distinct().order_by(Payout.period.desc()).limit(payout_period_count)).all()
+    by_period: dict[str, list] = {p: [] for p in payout_periods}
+    if payout_periods:
+        for period, status, count, total in db.session.execute(
+                sa.select(Payout.period, Payout.status, sa.func.count(),
+                          sa.func.coalesce(sa.func.sum(Payout.amount_fen), 0))
+                .where(Payout.period.in_(payout_periods)).group_by(Payout.period, Payout.status)
+                .order_by(Payout.period.desc(), Payout.status)).all():
+            by_period[period].append((status, count, total))
     disputes = db.session.scalar(sa.select(sa.func.count()).select_from(Dispute).where(
         Dispute.status == DisputeStatus.OPEN)) or 0
     return {"periods": list(reversed(periods)), "latest": latest, "by_component": by_component,
-            "by_product": by_product, "payouts": payouts, "open_disputes": disputes}
+            "by_product": by_product, "payouts": list(by_period.items()), "open_disputes": disputes}
 
 
 def account_manager_figures(user) -> dict:

@@ -76,7 +76,8 @@ def _agency_context(user) -> dict:
     if context["show_money"]:
         months = queries.earnings_by_month(agency.id)
         context["earnings_chart"] = bar_chart(
-            [Bar(period, fen / 100, url_for("commissions.statements"), format_fen(fen)) for period, fen in months],
+            [Bar(period, fen / 100, url_for("commissions.statement", period=period), format_fen(fen))
+             for period, fen in months],
             _("Earned by month"))
         context["earned_months"] = len(months)
         context["open_disputes"] = queries.open_disputes_of_agency(agency.id)
@@ -87,6 +88,7 @@ def _channel_context(user) -> dict:
     today = today_shanghai()
     figures = queries.channel_figures(user)
     grades = queries.agencies_by_grade(user, today)
+    # The agency list has no grade filter yet: its grade column is the nearest list behind a bar.
     grade_chart = bar_chart([Bar(str(GRADE_LABELS[g]), grades.get(g, 0), url_for("partners.agencies"))
                              for g in ("gold", "silver", "bronze", "none")], _("Agencies by grade"))
     state_chart = bar_chart([Bar(str(AGENCY_STATE_LABELS[s]), figures["agencies_by_state"].get(s, 0),
@@ -98,17 +100,23 @@ def _channel_context(user) -> dict:
 
 def _finance_context(user) -> dict:
     figures = queries.finance_figures()
-    component_chart = bar_chart(
-        [Bar(str(COMPONENT_LABELS.get(str(k), k)), v / 100, url_for("commissions.statements"), format_fen(v))
-         for k, v in sorted(figures["by_component"].items(), key=lambda kv: str(kv[0]))],
-        _("Commissions by component"))
-    product_chart = bar_chart(
-        [Bar(code or "?", v / 100, url_for("commissions.statements"), format_fen(v)) for code, v in figures["by_product"]],
-        _("Commissions by product"))
-    payout_rows = [(str(PAYOUT_LABELS.get(str(status), status)), count, total)
-                   for status, count, total in figures["payouts"]]
+    component_chart = product_chart = None
+    if figures["latest"]:
+        # The period page holds the lines by component and every agency's statement of the period.
+        period_url = url_for("commissions.period", period=figures["latest"])
+        component_chart = bar_chart(
+            [Bar(str(COMPONENT_LABELS.get(str(k), k)), v / 100, period_url, format_fen(v))
+             for k, v in sorted(figures["by_component"].items(), key=lambda kv: str(kv[0]))],
+            _("Commissions by component"))
+        product_chart = bar_chart(
+            [Bar(code or "?", v / 100, period_url, format_fen(v)) for code, v in figures["by_product"]],
+            _("Commissions by product"))
+    payout_periods = [
+        (period, url_for("payouts.period_page", period=period),
+         [(str(PAYOUT_LABELS.get(str(status), status)), count, total) for status, count, total in rows])
+        for period, rows in figures["payouts"]]
     return {**figures, "component_chart": component_chart, "product_chart": product_chart,
-            "payout_rows": payout_rows}
+            "payout_periods": payout_periods}
 
 
 register_home_panel("dashboards/agency.html", (Role.AGENCY_OWNER, Role.AGENCY_SALES), _agency_context, order=5)
