@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from catalog.customer_tiers import INDUSTRIES
 from catalog.labels import INDUSTRY_LABELS
@@ -67,8 +67,16 @@ class TierOverrideForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
+    """Step 1: upload a file; the portal shows its report and applies nothing."""
+
     file = FileField(_l("CSV file"), validators=[FileRequired()])
-    skip_bad = BooleanField(_l("Apply the good rows even when some rows are rejected"))
+
+
+class ImportConfirmForm(FlaskForm):
+    """Step 2: apply (or discard) the upload previewed and kept on the server under `upload`."""
+
+    upload = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
+    discard = SubmitField(_l("Discard this file"))
 
 
 class CustomerForm(FlaskForm):

@@ -4,21 +4,35 @@ Every row is checked first; nothing is written when a row is rejected unless the
 to skip bad rows (`skip_bad=True`, the CLI's `--skip-bad`). The report lists what was read,
 inserted, updated, unchanged and rejected (line numbers and reasons). The caller commits.
 
+The web import is in two steps (SPEC §5.1: the good rows are applied only when the user
+confirms): `preview` computes the report with nothing written, `store_pending` keeps the uploaded
+file in the data directory under a random name with the previewed plan, and `apply_pending`
+applies that stored file only if it still does exactly what the preview showed.
+
 `ImportReport` / `Rejection` are generic: any import (by any key) can fill them."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+import re
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from catalog import operations as ops
 from catalog.messages import Message
 from catalog.models import CustomerTier
+from portal.core import audit
 from portal.core.db import db
 from portal.core.models import Region, Role, User
 from portal.core.money import MoneyError, to_decimal, yuan_to_fen
@@ -93,6 +107,24 @@ class ImportReport:
             f"read {self.read}, inserted {len(self.inserted)}, updated {len(self.updated)}, "
             f"unchanged {len(self.unchanged)}, rejected {len(self.rejected)}"
         )
+
+    @property
+    def good(self) -> int:
+        """Rows that can be applied (inserted, updated or already up to date)."""
+        return len(self.inserted) + len(self.updated) + len(self.unchanged)
+
+    @property
+    def changes(self) -> int:
+        return len(self.inserted) + len(self.updated)
+
+    def plan(self) -> dict:
+        """What applying does, row by row: compared between the preview and the confirmation."""
+        return {
+            "inserted": list(self.inserted),
+            "updated": list(self.updated),
+            "unchanged": list(self.unchanged),
+            "rejected": [[r.line, r.key] for r in self.rejected],
+        }
 
     def as_dict(self) -> dict:
         return {
@@ -385,3 +417,133 @@ def _customer_row(values: dict, regions: dict) -> tuple[ops.CustomerData, Custom
         account_manager_id=manager_id,
     )
     return data, tier, _cell(values, "tier_reason") or None
+
+
+# --- the web import: preview, stored upload, confirmation ---------------------------------------
+
+RUNNERS: dict[str, Callable[..., ImportReport]] = {"products": import_products, "customers": import_customers}
+PENDING_MAX_AGE = 2 * 3600  # seconds an uploaded file waits for its confirmation
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+class PendingImportMissing(LookupError):
+    """The stored upload does not exist (any more), or belongs to another user or import."""
+
+
+class PlanChanged(RuntimeError):
+    """The data changed since the preview: applying now would not do what the user confirmed."""
+
+    def __init__(self, report: ImportReport):
+        super().__init__("the import would no longer do what the preview showed")
+        self.report = report
+
+
+def preview(kind: str, raw) -> ImportReport:
+    """The report of importing `raw` (good rows applied, bad ones skipped) with nothing written:
+    the import runs inside a savepoint that is rolled back. Raises ImportFileError."""
+    savepoint = db.session.begin_nested()
+    try:
+        report = RUNNERS[kind](raw, skip_bad=True, source="preview")
+    finally:
+        savepoint.rollback()
+    report.applied = False
+    return report
+
+
+def _pending_dir() -> Path:
+    path = Path(current_app.config["PORTAL_DATA_DIR"]) / "catalog-imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pending_paths(token: str) -> tuple[Path, Path]:
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        raise PendingImportMissing(token)
+    base = _pending_dir()
+    return base / f"{token}.csv", base / f"{token}.json"
+
+
+def _remove_stale(now: float) -> None:
+    for path in _pending_dir().iterdir():
+        try:
+            if now - path.stat().st_mtime > PENDING_MAX_AGE:
+                path.unlink()
+        except OSError:
+            continue
+
+
+def store_pending(kind: str, raw: bytes, report: ImportReport, user_id: int, filename: str = "") -> str:
+    """Keep the uploaded file and its previewed plan for `user_id`'s confirmation; the token."""
+    now = time.time()
+    _remove_stale(now)
+    token = secrets.token_hex(16)
+    data_path, meta_path = _pending_paths(token)
+    data_path.write_bytes(raw)
+    meta = {"kind": kind, "user_id": user_id, "created": now, "sha256": hashlib.sha256(raw).hexdigest(),
+            "filename": filename, "plan": report.plan()}
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return token
+
+
+def load_pending(token: str, kind: str, user_id: int) -> tuple[bytes, dict]:
+    """The stored file and its metadata; PendingImportMissing when it is not `user_id`'s upload
+    for this kind of import, has expired or was tampered with."""
+    data_path, meta_path = _pending_paths(token)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        raw = data_path.read_bytes()
+    except (OSError, ValueError):
+        raise PendingImportMissing(token) from None
+    if (
+        meta.get("kind") != kind
+        or meta.get("user_id") != user_id
+        or time.time() - float(meta.get("created", 0)) > PENDING_MAX_AGE
+        or hashlib.sha256(raw).hexdigest() != meta.get("sha256")
+    ):
+        raise PendingImportMissing(token)
+    return raw, meta
+
+
+def discard_pending(token: str) -> None:
+    try:
+        paths = _pending_paths(token)
+    except PendingImportMissing:
+        return
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def apply_pending(token: str, kind: str, user_id: int) -> ImportReport:
+    """Apply the good rows of the stored upload, exactly as previewed, and audit the import.
+
+    Raises PendingImportMissing, or PlanChanged (nothing written) when the catalog changed since
+    the preview so that the file would now insert, update or reject other rows. The caller
+    commits, then calls `discard_pending(token)`."""
+    raw, meta = load_pending(token, kind, user_id)
+    savepoint = db.session.begin_nested()
+    try:
+        report = RUNNERS[kind](raw, skip_bad=True, source="upload")
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if report.plan() != meta["plan"]:
+        savepoint.rollback()
+        report.applied = False
+        raise PlanChanged(report)
+    with force_locale("en"):
+        rejected = [{"line": r.line, "key": r.key, "reason": str(r.reason)} for r in report.rejected]
+    audit.record(
+        f"{'product' if kind == 'products' else 'customer'}.import",
+        object_type=kind,
+        after={
+            "file": meta.get("filename") or "",
+            "sha256": meta["sha256"],
+            "read": report.read,
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "unchanged": len(report.unchanged),
+            "rejected": rejected,
+        },
+    )
+    savepoint.commit()
+    return report

@@ -14,7 +14,14 @@ from wtforms.fields.choices import SelectChoice
 from catalog import customer_tiers, importing
 from catalog import operations as ops
 from catalog.earnings import earnings_for
-from catalog.forms import CustomerForm, CustomerTierForm, ImportForm, ProductForm, TierOverrideForm
+from catalog.forms import (
+    CustomerForm,
+    CustomerTierForm,
+    ImportConfirmForm,
+    ImportForm,
+    ProductForm,
+    TierOverrideForm,
+)
 from catalog.labels import (
     CATEGORY_LABELS,
     INDICATOR_LABELS,
@@ -228,6 +235,7 @@ def product(code: str):
         earnings_rows=_earnings_rows(earnings) if earnings else [],
         show_prices=current_user.role != Role.AGENCY_SALES,
         is_admin=current_user.role == Role.ADMIN,
+        high_score_threshold=HIGH_SCORE_THRESHOLD,
     )
 
 
@@ -377,39 +385,93 @@ def reactivate_product(code: str):
     return redirect(url_for("catalog.edit_product", code=item.code))
 
 
-def _run_import(kind: str):
-    form = ImportForm()
-    report = None
-    if form.validate_on_submit():
-        raw = form.file.data.read()
-        runner = importing.import_products if kind == "products" else importing.import_customers
-        try:
-            report = attempt(runner, raw, skip_bad=form.skip_bad.data, source="upload")
-        except importing.ImportFileError as exc:
-            form.file.errors = [*form.file.errors, str(exc)]
-        except ops.CatalogError as exc:  # a rule found only while applying (e.g. a race on a code)
-            form.file.errors = [*form.file.errors, str(exc)]
-        else:
-            if report.applied:
-                db.session.commit()
-                flash(_("Import applied."), "success")
-            else:
-                flash(
-                    _("Nothing was applied: fix the rejected rows, or tick the box to apply the others."),
-                    "warning",
-                )
+IMPORT_ENDPOINTS = {"products": "catalog.import_products", "customers": "catalog.import_customers"}
+
+
+def _import_page(kind: str, form: ImportForm, *, report=None, confirm=None, filename=None, status: int = 200):
     columns = (
         (importing.PRODUCT_COLUMNS, importing.PRODUCT_OPTIONAL_COLUMNS)
         if kind == "products"
         else (importing.CUSTOMER_COLUMNS, importing.CUSTOMER_OPTIONAL_COLUMNS)
     )
-    return render_template("catalog/import.html", form=form, report=report, kind=kind, columns=columns)
+    return render_template(
+        "catalog/import.html", form=form, report=report, kind=kind, columns=columns, confirm=confirm,
+        filename=filename, apply_url=url_for(f"{IMPORT_ENDPOINTS[kind]}_apply"),
+    ), status
+
+
+def _preview_page(kind: str, raw: bytes, filename: str, report, status: int = 200):
+    """Show the report of an upload; keep the file for the confirmation when it would change anything."""
+    confirm = None
+    if report.changes:
+        confirm = ImportConfirmForm(formdata=None)
+        confirm.upload.data = importing.store_pending(kind, raw, report, current_user.id, filename)
+    return _import_page(kind, ImportForm(formdata=None), report=report, confirm=confirm, filename=filename,
+                        status=status)
+
+
+def _run_import(kind: str):
+    """Step 1: upload → the report (inserted, updated, unchanged, rejected), nothing applied."""
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return _import_page(kind, form, status=422 if request.method == "POST" else 200)
+    raw = form.file.data.read()
+    try:
+        report = importing.preview(kind, raw)
+    except importing.ImportFileError as exc:
+        form.file.errors = [*form.file.errors, str(exc)]
+        return _import_page(kind, form, status=422)
+    return _preview_page(kind, raw, (form.file.data.filename or "")[:200], report)
+
+
+def _apply_import(kind: str):
+    """Step 2: the confirmation applies the stored upload's good rows, exactly as previewed."""
+    confirm = ImportConfirmForm()
+    back = redirect(url_for(IMPORT_ENDPOINTS[kind]))
+    if not confirm.validate_on_submit():
+        flash(_("This upload is no longer available: upload the file again."), "warning")
+        return back
+    token = confirm.upload.data
+    if confirm.discard.data:
+        importing.discard_pending(token)
+        flash(_("The file was discarded: nothing was applied."), "info")
+        return back
+    try:
+        raw, meta = importing.load_pending(token, kind, current_user.id)
+        report = importing.apply_pending(token, kind, current_user.id)
+    except importing.PendingImportMissing:
+        flash(_("This upload is no longer available: upload the file again."), "warning")
+        return back
+    except importing.PlanChanged as exc:
+        importing.discard_pending(token)
+        flash(_("The data changed since your preview, so nothing was applied. "
+                "Check this new report and confirm again."), "warning")
+        return _preview_page(kind, raw, meta.get("filename") or "", exc.report, status=409)
+    except (ops.CatalogError, importing.ImportFileError) as exc:  # a rule found only while applying
+        db.session.rollback()
+        importing.discard_pending(token)
+        flash(str(exc), "danger")
+        return back
+    db.session.commit()
+    importing.discard_pending(token)
+    flash(
+        _("Import applied: %(inserted)s inserted, %(updated)s updated.",
+          inserted=len(report.inserted), updated=len(report.updated)),
+        "success",
+    )
+    return _import_page(kind, ImportForm(formdata=None), report=report, filename=meta.get("filename") or "")
 
 
 @bp.route("/admin/products/import", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def import_products():
     return _run_import("products")
+
+
+@bp.route("/admin/products/import/apply", methods=["POST"])
+@roles_required(Role.ADMIN)
+def import_products_apply():
+    return _apply_import("products")
 
 
 # --- group customers --------------------------------------------------------------------------------
@@ -603,6 +665,12 @@ def restore_customer_tier(customer_id: int):
 @roles_required(Role.ADMIN)
 def import_customers():
     return _run_import("customers")
+
+
+@bp.route("/admin/customers/import/apply", methods=["POST"])
+@roles_required(Role.ADMIN)
+def import_customers_apply():
+    return _apply_import("customers")
 
 
 __all__ = ["CATEGORY_LABELS", "bp", "catalog_query", "tier_explanation"]

@@ -190,3 +190,59 @@ def test_customer_lists_for_admin_and_account_manager(page, live_server):
     assert managers and set(managers) == {"客户经理 Account Manager"}
     assert "广州番禺小微科技工作室" not in page.locator("main").inner_text()  # a D customer, not theirs
     screenshot(page, "catalog-customers-am-zh")
+
+
+IMPORT_TEXT = {
+    "en": {"accept": "en", "pending": "Nothing has been applied yet.", "apply": "Apply the good rows (2)",
+           "applied": "Import applied: 1 inserted, 1 updated.", "discard": "Discard this file",
+           "discarded": "The file was discarded: nothing was applied."},
+    "zh": {"accept": "zh-CN,zh;q=0.9", "pending": "尚未导入任何数据。", "apply": "导入有效行（2 行）",
+           "applied": "导入已生效：新增 1 条，更新 1 条。", "discard": "放弃此文件",
+           "discarded": "文件已放弃，未导入任何数据。"},
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_admin_previews_an_import_then_confirms_or_discards(page, live_server, lang):
+    """Upload → the report with the rejected rows and nothing applied → the CSRF-protected
+    confirmation applies the good rows (English) or the file is discarded (Chinese)."""
+    text = IMPORT_TEXT[lang]
+    page.set_extra_http_headers({"Accept-Language": text["accept"]})
+    _staff_sign_in(page, live_server, "admin@demo.local")
+    code = f"IM-{secrets.token_hex(3).upper()}"
+    price = "86.00" if lang == "en" else "87.00"
+    rows = [
+        "code,name_zh,name_en,category,module_complexity,market_exclusivity,training_requirement,"
+        "monthly_price,one_time_price,description_en",
+        f"GRP-SMS,集团短信,Group SMS,messaging,1,1,1,{price},0.00,Bulk text messages to group members",
+        f"{code},导入测试,Import test,messaging,2,1,1,10.00,0,Imported from the browser",
+        "BAD-SCORE,坏评分,Bad score,messaging,6,1,1,1,0,x",
+        "BAD-PRICE,坏价格,Bad price,messaging,1,1,1,12.5 yuan,0,x",
+    ]
+    page.goto(f"{live_server.url}/admin/products/import")
+    page.set_input_files("#file", files=[{"name": "catalog.csv", "mimeType": "text/csv",
+                                          "buffer": ("\n".join(rows) + "\n").encode("utf-8")}])
+    page.click("[data-testid=import-form] button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    report = page.locator("[data-testid=import-report]")
+    assert report.get_attribute("data-applied") == "no"
+    assert text["pending"] in report.inner_text()
+    assert page.locator("[data-testid=import-rejected] tbody tr").count() == 2
+    page.locator("[data-testid=import-inserted] summary").click()
+    screenshot(page, f"catalog-import-preview-{lang}")
+    # not applied: the new product does not exist yet (asked with the same signed-in cookies)
+    assert page.context.request.get(f"{live_server.url}/catalog/{code}").status == 404
+
+    if lang == "en":
+        page.get_by_role("button", name=text["apply"]).click()
+        page.wait_for_load_state("networkidle")
+        assert text["applied"] in page.locator("main").inner_text()
+        assert page.locator("[data-testid=import-report]").get_attribute("data-applied") == "yes"
+        screenshot(page, f"catalog-import-applied-{lang}")
+        page.goto(f"{live_server.url}/catalog/{code}")
+        assert code in page.locator("main").inner_text()
+    else:
+        page.get_by_role("button", name=text["discard"]).click()
+        page.wait_for_load_state("networkidle")
+        assert text["discarded"] in page.locator("main").inner_text()
+        assert page.goto(f"{live_server.url}/catalog/{code}").status == 404

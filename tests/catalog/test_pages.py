@@ -332,7 +332,9 @@ def test_tier_override_needs_a_reason_and_is_audited(client, make, login, catalo
 
 
 def test_admin_imports_through_the_page(client, make, login, en):
+    """Upload → report, nothing applied → the confirmation applies the good row (SPEC §5.1)."""
     import io
+    import re
 
     from tests.catalog.conftest import catalog_csv
 
@@ -344,16 +346,16 @@ def test_admin_imports_through_the_page(client, make, login, en):
         content_type="multipart/form-data",
         headers=en,
     ).get_data(as_text=True)
-    assert "Nothing was applied." in html and "A complexity score is a whole number from 1 to 5." in html
+    assert "Nothing has been applied yet." in html
+    assert "A complexity score is a whole number from 1 to 5." in html
     assert db.session.scalar(sa.select(Product).where(Product.code == "UP-1")) is None
+    token = re.search(r'name="upload" type="hidden" value="([0-9a-f]{32})"', html).group(1)
     html = client.post(
-        "/admin/products/import",
-        data={"file": (io.BytesIO(bad), "c.csv"), "skip_bad": "y"},
-        content_type="multipart/form-data",
-        headers=en,
+        "/admin/products/import/apply", data={"upload": token, "apply": "1"}, headers=en
     ).get_data(as_text=True)
     assert "Applied." in html
     assert db.session.scalar(sa.select(Product).where(Product.code == "UP-1")) is not None
+    assert db.session.scalar(sa.select(Product).where(Product.code == "UP-2")) is None
 
 
 # --- group customers -----------------------------------------------------------------------------

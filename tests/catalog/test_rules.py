@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+import portal.models_registry  # noqa: F401 - every model mapped before this module builds Products at import
 from catalog.models import Customer, CustomerTier, Product, ProductStatus, Tier
 from catalog.rules import Route, high_reasons, is_named_account, may_agency_sell, route_for
 
