@@ -201,6 +201,10 @@ class Line(db.Model):
     rule_version: so.Mapped[str | None] = so.mapped_column(sa.String(16))
     month_index: so.Mapped[int | None] = so.mapped_column(sa.Integer)
     amount_fen: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    # A correction of a closed month's share (its paid amount changed after the close): what the
+    # earlier lines of this order, component and source period already hold. The line's amount
+    # is the share of today's basis minus this; None on every other line.
+    prior_fen: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     computed: so.Mapped[bool] = so.mapped_column(default=True)
     note: so.Mapped[str | None] = so.mapped_column(sa.Text)  # the reason of an adjustment
     dispute_id: so.Mapped[int | None] = so.mapped_column(sa.Integer)
@@ -211,6 +215,10 @@ class Line(db.Model):
     @property
     def is_late(self) -> bool:
         return self.source_period != self.period
+
+    @property
+    def is_correction(self) -> bool:
+        return self.prior_fen is not None
 
 
 class StatementStatus(enum.StrEnum):

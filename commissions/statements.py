@@ -92,23 +92,19 @@ def hold_reason(agency, available_fen: int, minimum_fen: int) -> HoldReason | No
     return None
 
 
-def build_statements(period: str) -> tuple[int, int, int]:
-    """(Re)make the draft statements of `period` from its lines and the previous statements.
-    The caller has deleted the period's statements. Returns (statements, lines, total fen)."""
+def _statement_rows(period: str) -> tuple[list[dict], int, int]:
+    """The statements `period` should have, from its lines and the carried balance of each
+    agency's latest statement before it: (rows, lines, total fen)."""
     earned, counts = {}, {}
     for agency_id, total, n in db.session.execute(
             sa.select(Line.agency_id, sa.func.sum(Line.amount_fen), sa.func.count()).where(Line.period == period)
             .group_by(Line.agency_id)):
         earned[agency_id], counts[agency_id] = int(total or 0), int(n)
-    latest = (sa.select(Statement.agency_id, sa.func.max(Statement.period).label("prev"))
-              .where(Statement.period < period).group_by(Statement.agency_id).subquery())
-    opening = dict(db.session.execute(
-        sa.select(Statement.agency_id, Statement.carried_fen)
-        .join(latest, sa.and_(latest.c.agency_id == Statement.agency_id, latest.c.prev == Statement.period))).all())
+    opening = previous_carried(period)
     agency_ids = sorted(set(earned) | {a for a, carried in opening.items() if carried})
     lines, total = sum(counts.values()), sum(earned.values())
     if not agency_ids:
-        return 0, lines, total
+        return [], lines, total
     agencies = {a.id: a for a in db.session.scalars(sa.select(Agency).where(Agency.id.in_(agency_ids)))}
     minimum = min_payout_fen()
     rows = []
@@ -122,8 +118,72 @@ def build_statements(period: str) -> tuple[int, int, int]:
                      "available_fen": available, "payable_fen": payable, "carried_fen": carried,
                      "line_count": int(counts.get(agency_id) or 0),
                      "hold_reason": reason.value if reason else None, "status": StatementStatus.DRAFT.value})
-    db.session.execute(sa.insert(Statement.__table__), rows)
+    return rows, lines, total
+
+
+def previous_carried(period: str) -> dict[int, int]:
+    """agency id → carried balance of its latest statement before `period` (its opening in `period`)."""
+    latest = (sa.select(Statement.agency_id, sa.func.max(Statement.period).label("prev"))
+              .where(Statement.period < period).group_by(Statement.agency_id).subquery())
+    return {a: int(c or 0) for a, c in db.session.execute(
+        sa.select(Statement.agency_id, Statement.carried_fen)
+        .join(latest, sa.and_(latest.c.agency_id == Statement.agency_id, latest.c.prev == Statement.period))).all()}
+
+
+def build_statements(period: str) -> tuple[int, int, int]:
+    """(Re)make the draft statements of `period` from its lines and the previous statements.
+    The caller has deleted the period's statements. Returns (statements, lines, total fen)."""
+    rows, lines, total = _statement_rows(period)
+    if rows:
+        db.session.execute(sa.insert(Statement.__table__), rows)
     return len(rows), lines, total
+
+
+_FIGURES = ("opening_fen", "earned_fen", "available_fen", "payable_fen", "carried_fen", "line_count", "hold_reason")
+_FROZEN = (StatementStatus.APPROVED, StatementStatus.PAID)
+
+
+def refresh_statements(period: str) -> tuple[bool, list[str]]:
+    """Bring the statements of an already computed `period` in line with its lines and the
+    carried balances before it, in place (ids, states and publication are kept): used after an
+    earlier period was run again, so that every opening is the previous carried balance.
+
+    Returns (changed, problems). A change to an approved or paid statement is a problem and is
+    not made (the caller refuses the whole run)."""
+    rows, _lines, _total = _statement_rows(period)
+    wanted = {r["agency_id"]: r for r in rows}
+    stored = {s.agency_id: s for s in db.session.scalars(sa.select(Statement).where(Statement.period == period))}
+    problems, changed = [], False
+    for agency_id in sorted(set(wanted) | set(stored)):
+        row, statement = wanted.get(agency_id), stored.get(agency_id)
+        if statement is not None and row is not None:
+            current = {f: getattr(statement, f) for f in _FIGURES}
+            current["hold_reason"] = current["hold_reason"].value if current["hold_reason"] else None
+            if all(current[f] == row[f] for f in _FIGURES):
+                continue
+        if statement is not None and statement.status in _FROZEN:
+            problems.append(_("%(agency)s, %(period)s (%(status)s)", status=STATUS_LABELS[statement.status],
+                              agency=statement.agency.code or agency_id, period=period))
+            continue
+        changed = True
+        if statement is None:
+            db.session.execute(sa.insert(Statement.__table__), [row])
+        elif row is None:
+            db.session.delete(statement)
+        else:
+            for f in _FIGURES:
+                setattr(statement, f, HoldReason(row[f]) if f == "hold_reason" and row[f] else row[f])
+    db.session.flush()
+    return changed, problems
+
+
+def stale_openings(period: str) -> list[int]:
+    """Agencies whose statement of `period` does not open with the carried balance of their
+    previous statement (or that have no statement although a balance is carried to `period`)."""
+    carried = previous_carried(period)
+    openings = dict(db.session.execute(sa.select(Statement.agency_id, Statement.opening_fen)
+                                       .where(Statement.period == period)).all())
+    return sorted(a for a in set(carried) | set(openings) if int(openings.get(a) or 0) != carried.get(a, 0))
 
 
 def statements_of(period: str, status: StatementStatus | None = None):
@@ -254,6 +314,12 @@ def explain(line: Line) -> str:
     """One line of text telling the agency how the amount was made, in the user's language."""
     mult = _mult(line.multiplier_u)
     grade = grade_label(line.grade)
+    if line.component == Component.SHARE and line.prior_fen is not None:
+        return _("Correction of %(period)s: %(rate)s × %(paid)s paid now × %(mult)s (%(grade)s), plan %(version)s = "
+                 "%(full)s, less %(prior)s already counted",
+                 period=line.source_period, rate=_pct(line.rate_u), paid=format_fen(line.basis_fen), mult=mult,
+                 grade=grade, version=line.rule_version, full=format_fen(line.amount_fen + line.prior_fen),
+                 prior=format_fen(line.prior_fen))
     if line.component == Component.SHARE:
         return _("%(rate)s × %(paid)s paid for %(period)s × %(mult)s (%(grade)s), plan %(version)s",
                  rate=_pct(line.rate_u), paid=format_fen(line.basis_fen), period=line.source_period, mult=mult,

@@ -230,7 +230,8 @@ def _iter_xlsx(stream, expected, on_progress):
 
 # ASCII digits only (Python's \d would accept other scripts' digits). The same patterns are used
 # in SQL by the PostgreSQL fast path (operations._Stage.fast_billing_load).
-AMOUNT_PATTERN = r"[0-9]{1,12}(\.[0-9]{1,2})?"
+# At most 11 integer digits: below MAX_YUAN (10^11 yuan), the bound the slow path enforces too.
+AMOUNT_PATTERN = r"[0-9]{1,11}(\.[0-9]{1,2})?"
 PERIOD_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])"
 _AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 _PERIOD_RE = re.compile(PERIOD_PATTERN)
@@ -260,12 +261,16 @@ def parse_amount(column: str, raw: str) -> int | Rejection:
 
 
 _UTC_PLUS_8 = timedelta(hours=8)
+# Exactly "YYYY-MM-DDTHH:MM:SS" (or a space for the T) and nothing else: no offset, no "Z", no
+# fraction. Other 19-character texts such as "2026-01-31T20:00+00" carry an offset and must not
+# be read as Shanghai time.
+_LOCAL_SECONDS_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 def _timestamp(column: str, raw: str) -> datetime | Rejection:
     text = raw.strip()
     try:
-        if len(text) == 19 and text[4] == "-" and text[10] in "T " and text[:4] >= "1992":
+        if len(text) == 19 and text[:4] >= "1992" and _LOCAL_SECONDS_RE.fullmatch(text):
             # The common case, "YYYY-MM-DDTHH:MM:SS" in Shanghai time: UTC+8 without daylight
             # saving since 1992, so no time-zone database lookup per row.
             return datetime.fromisoformat(text).replace(tzinfo=UTC) - _UTC_PLUS_8

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 20:20:25.854749
+Create Date: 2026-12-01 20:28:51.044621
 """
 from alembic import op
 import sqlalchemy as sa
@@ -412,6 +412,7 @@ def upgrade():
     sa.Column('rule_version', sa.String(length=16), nullable=True),
     sa.Column('month_index', sa.Integer(), nullable=True),
     sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('prior_fen', sa.BigInteger(), nullable=True),
     sa.Column('computed', sa.Boolean(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('dispute_id', sa.Integer(), nullable=True),
