@@ -36,11 +36,14 @@ def _region_choices():
 @roles_required(Role.ADMIN)
 def users():
     q = (request.args.get("q") or "").strip().lower()
+    role = request.args.get("role") or ""
     stmt = sa.select(User).order_by(User.role, User.email)
     if q:
         stmt = stmt.where(sa.or_(User.email.contains(q), sa.func.lower(User.name).contains(q)))
+    if role in {r.value for r in Role}:  # "users by role" (admin dashboard): the enabled ones
+        stmt = stmt.where(User.role == role, User.is_enabled.is_(True))
     rows = db.session.scalars(stmt.limit(500)).all()
-    return render_template("admin/users.html", users=rows, q=q)
+    return render_template("admin/users.html", users=rows, q=q, role=role, roles=list(Role))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -88,8 +88,7 @@ def _channel_context(user) -> dict:
     today = today_shanghai()
     figures = queries.channel_figures(user)
     grades = queries.agencies_by_grade(user, today)
-    # The agency list has no grade filter yet: its grade column is the nearest list behind a bar.
-    grade_chart = bar_chart([Bar(str(GRADE_LABELS[g]), grades.get(g, 0), url_for("partners.agencies"))
+    grade_chart = bar_chart([Bar(str(GRADE_LABELS[g]), grades.get(g, 0), url_for("partners.agencies", grade=g))
                              for g in ("gold", "silver", "bronze", "none")], _("Agencies by grade"))
     state_chart = bar_chart([Bar(str(AGENCY_STATE_LABELS[s]), figures["agencies_by_state"].get(s, 0),
                                  url_for("partners.agencies", status=s.value)) for s in AgencyStatus],

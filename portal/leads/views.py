@@ -347,10 +347,13 @@ def referrals():
     if current_user.role == Role.ACCOUNT_MANAGER:
         stmt = stmt.where(Lead.account_manager_id == current_user.id)
     show = request.args.get("show", "open")
-    if show != "all":
+    status = request.args.get("status") or ""
+    if status in (LeadStatus.ROUTED, LeadStatus.ACCEPTED):
+        stmt = stmt.where(Lead.status == status)
+    elif show != "all":
         stmt = stmt.where(Lead.status.in_((LeadStatus.ROUTED, LeadStatus.ACCEPTED)))
     rows = db.session.scalars(stmt.order_by(Lead.routed_at.desc(), Lead.id.desc()).limit(500)).all()
-    return render_template("leads/referrals.html", leads=rows, show=show, form=EmptyForm())
+    return render_template("leads/referrals.html", leads=rows, show=show, status=status, form=EmptyForm())
 
 
 @bp.route("/leads/my-customers")

@@ -32,7 +32,7 @@ from portal.partners.forms import (
     TransferForm,
 )
 from portal.partners.licences import licence_path
-from portal.partners.models import Agency, AgencyStatus, ApplicationRound, Grade
+from portal.partners.models import Agency, AgencyGrade, AgencyStatus, ApplicationRound, Grade
 
 bp = Blueprint("partners", __name__)
 
@@ -389,9 +389,18 @@ def agencies():
     user = current_user._get_current_object()
     q = (request.args.get("q") or "").strip()
     status = request.args.get("status") or ""
+    grade = request.args.get("grade") or ""
+    today = today_shanghai()
     stmt = scoped(Agency, user).order_by(Agency.code.is_(None), Agency.code, Agency.id)
     if status in {s.value for s in AgencyStatus}:
         stmt = stmt.where(Agency.status == status)
+    if grade in {g.value for g in Grade} | {"none"}:
+        # the grade in effect today (SPEC §3), among the agencies that work with us (active or suspended)
+        current = (sa.select(AgencyGrade.grade).where(AgencyGrade.agency_id == Agency.id,
+                                                       AgencyGrade.effective_from <= today)
+                   .order_by(AgencyGrade.effective_from.desc()).limit(1).scalar_subquery())
+        stmt = stmt.where(Agency.status.in_((AgencyStatus.ACTIVE, AgencyStatus.SUSPENDED)),
+                          current.is_(None) if grade == "none" else current == grade)
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(
@@ -414,7 +423,9 @@ def agencies():
         q=q,
         status=status,
         statuses=list(AgencyStatus),
-        today=today_shanghai(),
+        grade=grade,
+        grades=list(Grade),
+        today=today,
     )
 
 

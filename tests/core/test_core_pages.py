@@ -296,3 +296,16 @@ def test_demo_force_never_loads_the_demo_twice(isolated_app):
     assert "already loaded" in again.output and "Traceback" not in again.output
     with isolated_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == users
+
+
+def test_admin_lists_the_enabled_users_of_one_role(client, make, login):
+    from portal.core import operations as ops
+
+    login(make.user(Role.ADMIN))
+    finance = make.user(Role.FINANCE)
+    disabled = make.user(Role.FINANCE)
+    ops.set_enabled(disabled, False)
+    other = make.user(Role.ACCOUNT_MANAGER)
+    html = client.get("/admin/users", query_string={"role": "finance"}).get_data(as_text=True)
+    assert finance.email in html
+    assert other.email not in html and disabled.email not in html

@@ -235,3 +235,20 @@ def test_huge_ids_are_404_not_500(world, client, login):
     login(world.cm)
     assert client.get("/leads/99999999999999999999").status_code == 404
     assert client.post("/leads/99999999999999999999/approve").status_code == 404
+
+
+def test_referral_list_filters_by_state(world, client, login):
+    routed = world.register(customer=world.customer(), products=[world.high]).created[0]
+    accepted = world.register(customer=world.customer(), products=[world.high]).created[0]
+    manager = routed.account_manager
+    accepted.account_manager_id = manager.id
+    ops.accept(accepted, manager)
+    login(manager)
+
+    def ids(**args):
+        html = client.get("/leads/referrals", query_string=args).get_data(as_text=True)
+        return {lead.id for lead in (routed, accepted) if f'/leads/{lead.id}"' in html}
+
+    assert ids(status="routed") == {routed.id}
+    assert ids(status="accepted") == {accepted.id}
+    assert ids() == {routed.id, accepted.id}
