@@ -2,7 +2,8 @@
 
 Operations flush and audit and never commit — except `run_payouts`, which *must* commit each
 Stripe payout row before calling Stripe and again after it (a crash between the two leaves a
-`pending` row that the next run replays with the same idempotency key)."""
+`pending` row that the next run resumes: it adopts the transfer Stripe already made, found in
+Stripe's list by `metadata.payout_id`, or replays the same request with the same idempotency key)."""
 
 from __future__ import annotations
 
@@ -169,6 +170,14 @@ def carry_of(statement_id: int) -> PayoutCarry | None:
 
 # --- the payout run ---------------------------------------------------------------------------------
 
+# Stripe keeps an idempotency key's answer for at least 24 hours. Within this much of a payout's first
+# attempt a replay under its key is trusted even when Stripe's list of transfers cannot be read.
+IDEMPOTENCY_TRUST_SECONDS = 3600
+# An attempt that started less than this long ago may still be in flight in another process (the
+# client gives up after 20 s × 3 tries): such a pending payout is never retired.
+IN_FLIGHT_SECONDS = 300
+
+
 @dataclass
 class RunReport:
     period: str
@@ -178,16 +187,24 @@ class RunReport:
     failed: list = field(default_factory=list)  # (statement_id, agency_code, amount_fen, error)
     pending: list = field(default_factory=list)  # left pending: retried by the next run
     already: int = 0
+    adopted: int = 0  # of paid_stripe: transfers found at Stripe for a pending payout (not made again)
+    transfers: StripeTransfers | None = field(default=None, repr=False)
 
     @property
     def total_stripe_fen(self) -> int:
         return sum(item[2] for item in self.paid_stripe)
 
+    def stripe_transfers(self) -> StripeTransfers:
+        if self.transfers is None:
+            self.transfers = StripeTransfers(self.period)
+        return self.transfers
+
     def lines(self) -> list[str]:
         from portal.core.money import format_fen
 
+        adopted = f", {self.adopted} of them found already made at Stripe" if self.adopted else ""
         out = [f"period {self.period}: {len(self.paid_stripe)} paid by Stripe "
-               f"({format_fen(self.total_stripe_fen)}), {len(self.to_bank)} for bank transfer, "
+               f"({format_fen(self.total_stripe_fen)}{adopted}), {len(self.to_bank)} for bank transfer, "
                f"{len(self.held)} held, {len(self.failed)} failed, {len(self.pending)} pending, "
                f"{self.already} already paid or in progress"]
         for label, items in (("stripe", self.paid_stripe), ("bank", self.to_bank), ("held", self.held),
@@ -197,12 +214,82 @@ class RunReport:
         return out
 
 
+def list_period_transfers(period: str) -> list[dict]:
+    """Stripe's own transfers with `transfer_group` = period (every page)."""
+    return [as_dict(t) for t in get_client().v1.transfers.list(
+        params={"transfer_group": period, "limit": 100}).auto_paging_iter()]
+
+
+class StripeTransfers:
+    """A period's transfers at Stripe, read once per run (when a pending payout is met), indexed by
+    the metadata the portal puts on every transfer (`payout_id`, `statement_id`)."""
+
+    def __init__(self, period: str):
+        self.period = period
+        self.loaded = False
+        self.error: str | None = None
+        self.by_payout: dict[str, list[dict]] = {}
+        self.by_statement: dict[str, list[dict]] = {}
+
+    def load(self) -> None:
+        if self.loaded:
+            return
+        self.loaded = True
+        try:
+            listed = list_period_transfers(self.period)
+        except stripe.StripeError as exc:
+            self.error = f"{type(exc).__name__}: {exc.user_message or exc}"
+            log.warning("transfers.list(transfer_group=%s) failed: %s", self.period, exc)
+            return
+        for transfer in listed:
+            metadata = transfer.get("metadata") or {}
+            if metadata.get("payout_id"):
+                self.by_payout.setdefault(str(metadata["payout_id"]), []).append(transfer)
+            elif metadata.get("statement_id"):
+                self.by_statement.setdefault(str(metadata["statement_id"]), []).append(transfer)
+
+    def find(self, payout: Payout) -> tuple[dict | None, str | None]:
+        """(the transfer Stripe already made for `payout`, None) — or (None, why none can be adopted
+        although something looks like it) — or (None, None): Stripe made none (when `error` is None)."""
+        self.load()
+        if self.error:
+            return None, None
+        mine = self.by_payout.get(str(payout.id), [])
+        if mine:
+            transfer = mine[0]
+            if len(mine) > 1 or not _same_transfer(payout, transfer):
+                ids = ", ".join(t.get("id") or "?" for t in mine)
+                return None, (f"Stripe has transfer(s) {ids} carrying this payout's id that do not match it "
+                              f"({_money(payout.amount_fen)} to {payout.stripe_account_id}); not paid again, "
+                              "check them at Stripe")
+            return transfer, None
+        # a transfer made without the payout id (e.g. by hand) for this statement, not known to the portal
+        candidates = [t for t in self.by_statement.get(str(payout.statement_id), [])
+                      if _same_transfer(payout, t)]
+        known = set(db.session.scalars(sa.select(Payout.stripe_transfer_id).where(
+            Payout.stripe_transfer_id.in_([t.get("id") for t in candidates] or [""]))))
+        candidates = [t for t in candidates if t.get("id") not in known]
+        if len(candidates) > 1:
+            ids = ", ".join(t.get("id") for t in candidates)
+            return None, (f"Stripe has several transfers for statement {payout.statement_id} ({ids}); "
+                          "not paid again, check them at Stripe")
+        return (candidates[0], None) if candidates else (None, None)
+
+
+def _same_transfer(payout: Payout, transfer: dict) -> bool:
+    return (int(transfer.get("amount") or 0) == payout.amount_fen
+            and transfer.get("destination") == payout.stripe_account_id
+            and str(transfer.get("currency") or "").lower() == payout.currency.lower())
+
+
 def idempotency_key(statement_id: int, generation: int) -> str:
     return f"payout-{statement_id}-{generation}"
 
 
 def _transfer_params(payout: Payout, agency_code: str) -> dict:
-    """Derived only from the stored row, so a replay sends exactly the same request."""
+    """Derived from the stored row (and the agency's code, fixed at its approval), so a replay sends
+    exactly the same request. `metadata.payout_id` lets a later run find the transfer in Stripe's
+    list when Stripe no longer remembers the idempotency key."""
     return {
         "amount": payout.amount_fen,
         "currency": payout.currency,
@@ -255,9 +342,12 @@ def _pay_statement(statement, period: str, report: RunReport, actor_user_id: int
     agency = db.session.get(Agency, statement.agency_id)
     code = agency.code or str(agency.id)
     live = live_payout(statement.id)
+    decided = None
     if live is not None and live.status == PayoutStatus.PENDING and live.rail == Rail.STRIPE:
-        _send_transfer(live, code, report)  # replay with the same key: never a second transfer
-        return
+        outcome = _resume_pending(live, agency, code, report)
+        if outcome is None:
+            return
+        live, decided = None, outcome.rail  # retired: no transfer exists; the statement is paid afresh
     if live is not None or ledger.status(statement) == "paid":
         report.already += 1
         return
@@ -271,7 +361,7 @@ def _pay_statement(statement, period: str, report: RunReport, actor_user_id: int
     if agency.status != AgencyStatus.ACTIVE:
         report.held.append((statement.id, code, due, f"agency {agency.status.value}"))
         return
-    rail, why = _choose_rail(agency)
+    rail, why = decided or _choose_rail(agency)
     generation = 1 + max((p.generation for p in payouts_of_statement(statement.id)), default=0)
     payout = Payout(statement_id=statement.id, agency_id=agency.id, period=period, rail=rail,
                     status=PayoutStatus.PENDING, generation=generation, amount_fen=due, currency=CURRENCY,
@@ -312,13 +402,132 @@ def _choose_rail(agency: Agency) -> tuple[Rail, str]:
     return Rail.BANK, "Stripe account cannot receive transfers"
 
 
+def _account_can_receive(account) -> bool:
+    data = as_dict(account)
+    return bool(data.get("payouts_enabled")) and (data.get("capabilities") or {}).get("transfers") == "active"
+
+
+def _age_seconds(moment) -> float:
+    return (utcnow() - moment).total_seconds() if moment is not None else float("inf")
+
+
+@dataclass
+class _Retired:
+    rail: tuple[Rail, str] | None  # the rail already decided for the agency's current account, if any
+
+
+def _resume_pending(payout: Payout, agency: Agency, code: str, report: RunReport) -> _Retired | None:
+    """A pending Stripe payout met by a run (its call crashed, timed out or was refused with a
+    retryable error). Returns None when it was dealt with, or `_Retired` when it was closed as
+    failed because no transfer exists and none may be sent now (the statement is then paid afresh).
+
+    1. Stripe's list of the period's transfers is searched for one this payout already made
+       (`metadata.payout_id`): Stripe forgets idempotency keys after 24 h, so a replay alone could
+       pay twice. Found → adopted. Not readable → replayed under the key only while it is young.
+    2. Before the replay, like before any transfer, Stripe is asked for the account.
+    3. An account that cannot receive transfers (or an agency no longer active) retires the row
+       (failed, with the reason; its history stays) — but only when the list proved Stripe made no
+       transfer for it and no attempt may still be in flight; otherwise it stays pending, held.
+
+    A pending Stripe row is written only when an attempt starts or ends, so `updated_at` is the time
+    of the last attempt (the in-flight check)."""
+    item = (payout.statement_id, code, payout.amount_fen)
+    transfers = report.stripe_transfers() if stripe_enabled() else None
+    if transfers is None:
+        report.pending.append((*item, "Stripe is off: this pending Stripe payout waits until it is on again"))
+        return None
+    transfer, problem = transfers.find(payout)
+    if transfer is not None:
+        _adopt(payout, transfer, code, report)
+        return None
+    if problem:
+        report.pending.append((*item, problem))
+        return None
+    listed = transfers.error is None
+    if not listed and _age_seconds(payout.created_at) > IDEMPOTENCY_TRUST_SECONDS:
+        report.pending.append((*item, "not replayed: Stripe's list of transfers could not be read "
+                                      f"({transfers.error}) and the first attempt is too old to rely on its "
+                                      "idempotency key"))
+        return None
+
+    why = None
+    current = payout.stripe_account_id == connected_account_id(agency)
+    if agency.status != AgencyStatus.ACTIVE:
+        why = f"agency {agency.status.value}"
+    else:
+        try:
+            account = get_client().v1.accounts.retrieve(payout.stripe_account_id)
+        except RETRYABLE as exc:
+            report.pending.append((*item, f"the account could not be checked: {type(exc).__name__}: "
+                                          f"{exc.user_message or exc}"))
+            return None
+        except stripe.StripeError as exc:  # e.g. the account no longer exists
+            log.warning("accounts.retrieve %s failed: %s", payout.stripe_account_id, exc)
+            why = f"Stripe account not readable: {exc.user_message or exc}"
+        else:
+            if current:
+                row, _changed = apply_account_state(agency.id, account)
+                usable = row.stripe_usable
+            else:  # the agency connected another account since: its state is not this one's
+                usable = _account_can_receive(account)
+            if not usable:
+                why = "Stripe account cannot receive transfers"
+    if why is None:
+        _send_transfer(payout, code, report)  # replay with the same key and the same request
+        return None
+    if not listed or _age_seconds(payout.updated_at) < IN_FLIGHT_SECONDS:
+        db.session.commit()
+        report.held.append((*item, f"{why}; the pending Stripe payout is kept and checked again by the "
+                                   "next run"))
+        return None
+    before = snapshot(payout, PAYOUT_FIELDS)
+    payout.status = PayoutStatus.FAILED
+    payout.error = f"not sent: {why}; Stripe made no transfer for this payout"[:2000]
+    payout.completed_at = utcnow()
+    record("payouts.retired", payout, before=before, after=snapshot(payout, PAYOUT_FIELDS))
+    db.session.commit()
+    decided = (Rail.BANK, why) if current and agency.status == AgencyStatus.ACTIVE else None
+    return _Retired(decided)
+
+
+def _adopt(payout: Payout, transfer: dict, agency_code: str, report: RunReport) -> None:
+    """Record a transfer Stripe already made for this pending payout instead of making another."""
+    statement = ledger.get_statement(payout.statement_id)
+    before = snapshot(payout, PAYOUT_FIELDS)
+    payout.status = PayoutStatus.PAID
+    payout.stripe_transfer_id = transfer["id"]
+    payout.error = None
+    payout.completed_at = utcnow()
+    record("payouts.paid", payout, before=before,
+           after={**snapshot(payout, PAYOUT_FIELDS), "found_at_stripe": True})
+    _mark_statement_paid(payout, statement, transfer["id"])
+    params = {"period": payout.period, "amount": _money(payout.amount_fen), "reference": transfer["id"]}
+    _notify_owners(payout.agency_id, "payouts.paid", params)
+    if int(transfer.get("amount_reversed") or 0):  # reversed meanwhile: its webhook found no payout then
+        from commissions.payouts import webhooks
+
+        webhooks.on_transfer_reversed({}, transfer)
+    db.session.commit()
+    report.adopted += 1
+    report.paid_stripe.append((payout.statement_id, agency_code, payout.amount_fen, transfer["id"]))
+
+
 def _send_transfer(payout: Payout, agency_code: str, report: RunReport) -> None:
     payout.attempts += 1
+    db.session.commit()  # the attempt is on record (updated_at) before the call: see IN_FLIGHT_SECONDS
     item = (payout.statement_id, agency_code, payout.amount_fen)
     try:
         transfer = get_client().v1.transfers.create(
             params=_transfer_params(payout, agency_code), options={"idempotency_key": payout.idempotency_key})
     except RETRYABLE as exc:
+        payout.error = f"{type(exc).__name__}: {exc.user_message or exc}"[:2000]
+        db.session.commit()
+        report.pending.append((*item, payout.error))
+        return
+    except stripe.IdempotencyError as exc:
+        # The key was used with a different request: the first one may have moved the money. Never
+        # failed (a new generation would pay again): it stays pending; the next run looks for its
+        # transfer in Stripe's list, and once Stripe forgets the key a replay is a new request.
         payout.error = f"{type(exc).__name__}: {exc.user_message or exc}"[:2000]
         db.session.commit()
         report.pending.append((*item, payout.error))

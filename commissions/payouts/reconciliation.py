@@ -16,7 +16,7 @@ from commissions.payouts import ledger
 from commissions.payouts import operations as ops
 from commissions.payouts.i18n import _
 from commissions.payouts.models import Payout, PayoutCarry, PayoutStatus, Rail
-from commissions.payouts.stripe_client import as_dict, get_client, stripe_enabled
+from commissions.payouts.stripe_client import stripe_enabled
 from portal.core.db import db
 from portal.core.money import format_fen
 from portal.partners.models import Agency
@@ -213,8 +213,7 @@ def _basis_vs_lines(result: Reconciliation, period: str, lines) -> None:
 
 def _stripe_vs_ours(result: Reconciliation, period: str, payouts, agencies) -> None:
     try:
-        listed = [as_dict(t) for t in get_client().v1.transfers.list(
-            params={"transfer_group": period, "limit": 100}).auto_paging_iter()]
+        listed = ops.list_period_transfers(period)
     except stripe.StripeError as exc:
         result.mismatches.append(Mismatch("stripe", _(
             "Stripe's list of transfers could not be read: %(error)s", error=exc.user_message or str(exc))))

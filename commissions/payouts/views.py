@@ -126,6 +126,11 @@ def run(period: str):
             period=period, stripe=len(report.paid_stripe), bank=len(report.to_bank), held=len(report.held),
             failed=len(report.failed), pending=len(report.pending), already=report.already),
           "warning" if (report.failed or report.pending) else "success")
+    details = ([(item, "danger") for item in report.failed] + [(item, "warning") for item in report.pending]
+               + [(item, "info") for item in report.held])
+    for (statement_id, code, _amount, note), category in details[:20]:
+        flash(_("Statement %(id)d (%(agency)s): %(note)s", id=statement_id, agency=code, note=note or "-"),
+              category)
     return redirect(url_for("payouts.period_page", period=period))
 
 

@@ -11,15 +11,25 @@ error, its retry with the same key gets the stored answer).
 
 Webhook helpers build Stripe-shaped events and sign them with
 `stripe.WebhookSignature.generate_signature_header`.
+
+Standalone (for the demo, see docs/payouts.md): `python -m tests.payouts.stripe_fake --port 12111`
+serves it until interrupted and prints the environment the portal needs (`STRIPE_API_BASE`,
+`STRIPE_API_KEY`, the two webhook secrets); the key and secrets are taken from the environment when
+set there. Its onboarding page completes an account's onboarding and sends the browser back to the
+portal's return URL.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import itertools
 import json
+import os
 import secrets
+import signal
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -82,6 +92,8 @@ class StripeFake:
     """State and behaviour; `start()` serves it on 127.0.0.1 on a free port."""
 
     api_key: str = API_KEY
+    webhook_secret: str = WEBHOOK_SECRET
+    connect_webhook_secret: str = CONNECT_WEBHOOK_SECRET
     accounts: dict = field(default_factory=dict)
     transfers: dict = field(default_factory=dict)  # id -> transfer (insertion order = creation order)
     payouts: dict = field(default_factory=dict)  # account id -> [payout]
@@ -95,14 +107,14 @@ class StripeFake:
     thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> StripeFake:
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> StripeFake:
         fake = self
 
         class Handler(_Handler):
             pass
 
         Handler.fake = fake
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -129,6 +141,12 @@ class StripeFake:
             self.faults.clear()
             self._idempotency.clear()
             self.platform_available = 10_000_000_000
+
+    def expire_idempotency_keys(self) -> None:
+        """Forget every idempotency key, as Stripe does after 24 hours: a request under an old key
+        is then a new request."""
+        with self._lock:
+            self._idempotency.clear()
 
     # --- fault injection -----------------------------------------------------------------------
     def fail_next(self, n: int = 1, status: int = 500, path: str | None = None, method: str | None = None):
@@ -524,3 +542,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self._serve("DELETE")
+
+
+# --- standalone -----------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.payouts.stripe_fake",
+        description="Serve the Stripe fake for a demo portal (STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET and "
+                    "STRIPE_CONNECT_WEBHOOK_SECRET are taken from the environment when set).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=12111, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    fake = StripeFake(api_key=os.environ.get("STRIPE_API_KEY") or API_KEY,
+                      webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or WEBHOOK_SECRET,
+                      connect_webhook_secret=os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET")
+                      or CONNECT_WEBHOOK_SECRET)
+    fake.start(args.host, args.port)
+    print(f"Stripe fake listening on {fake.url} (Ctrl-C stops it). For the portal:", flush=True)
+    for name, value in (("STRIPE_API_BASE", fake.url), ("STRIPE_API_KEY", fake.api_key),
+                        ("STRIPE_WEBHOOK_SECRET", fake.webhook_secret),
+                        ("STRIPE_CONNECT_WEBHOOK_SECRET", fake.connect_webhook_secret)):
+        print(f"export {name}={value}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_args: stop.set())
+    signal.signal(signal.SIGINT, lambda *_args: stop.set())
+    stop.wait()
+    fake.stop()
+    print("Stripe fake stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
