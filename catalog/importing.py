@@ -393,7 +393,7 @@ def _customer_row(values: dict, regions: dict) -> tuple[ops.CustomerData, Custom
     manager_id = None
     if email:
         manager = db.session.scalar(sa.select(User).where(User.email == email))
-        if manager is None or manager.role != Role.ACCOUNT_MANAGER:
+        if manager is None or manager.role != Role.ACCOUNT_MANAGER or not manager.is_enabled:
             raise ops.CatalogError(
                 Message(_l("%(value)s is not an account manager's sign-in."), value=email),
                 "account_manager_email",

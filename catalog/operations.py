@@ -14,6 +14,7 @@ from catalog import customer_tiers
 from catalog.messages import Message
 from catalog.models import NAMED_ACCOUNT_TIERS, Customer, CustomerTier, Product, ProductStatus, Tier
 from portal.core import audit
+from portal.core import operations as core_ops
 from portal.core.db import db
 from portal.core.models import Region, Role, User
 from portal.core.money import MoneyError, to_decimal
@@ -328,7 +329,7 @@ def clean_customer_data(data: CustomerData) -> CustomerData:
     industry = (data.industry or "other").strip().lower()
     if industry not in customer_tiers.INDUSTRY_RATINGS:
         raise _err("industry", _l("Unknown industry %(value)s."), value=industry)
-    if data.region_id is not None and db.session.get(Region, data.region_id) is None:
+    if data.region_id is None or db.session.get(Region, data.region_id) is None:
         raise _err("region_id", _l("Choose a region."))
     if data.monthly_spend_fen is None or data.monthly_spend_fen < 0:
         raise _err("monthly_spend", _l("The monthly spend cannot be negative."))
@@ -336,7 +337,7 @@ def clean_customer_data(data: CustomerData) -> CustomerData:
         raise _err("members", _l("The number of members cannot be negative."))
     if data.account_manager_id is not None:
         manager = db.session.get(User, data.account_manager_id)
-        if manager is None or manager.role != Role.ACCOUNT_MANAGER:
+        if manager is None or manager.role != Role.ACCOUNT_MANAGER or not manager.is_enabled:
             raise _err("account_manager_id", _l("The owner must be an account manager."))
     return CustomerData(
         uscc,
@@ -459,3 +460,20 @@ def restore_assessed_tier(customer: Customer) -> bool:
         after=audit.snapshot(customer, ["uscc", "tier", "tier_manual", "tier_reason", "value_score"]),
     )
     return True
+
+
+def _named_accounts_keep_their_owner(user, new_role):
+    """An account manager who owns A/B customers keeps the role (and stays enabled) until the
+    customers have another owner (SPEC §4: named accounts need an owning account manager)."""
+    if user.role != Role.ACCOUNT_MANAGER:
+        return None
+    owned = db.session.scalar(sa.select(sa.func.count()).select_from(Customer).where(
+        Customer.account_manager_id == user.id, Customer.tier.in_(NAMED_ACCOUNT_TIERS)))
+    if not owned:
+        return None
+    return _l("%(name)s owns %(count)s named (A/B) customers: give them another account manager first.",
+              name=user.name, count=owned)
+
+
+if _named_accounts_keep_their_owner not in core_ops.USER_CHANGE_GUARDS:
+    core_ops.USER_CHANGE_GUARDS.append(_named_accounts_keep_their_owner)

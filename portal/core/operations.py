@@ -89,11 +89,26 @@ def set_password(user: User, password: str) -> None:
     audit.record("user.password_set", user)
 
 
+# Feature packages refuse role changes or disabling that would break their data, e.g. an account
+# manager who still owns named (A/B) customers. Each guard: (user, new_role or None for disabling)
+# -> a message, or None when it does not object.
+USER_CHANGE_GUARDS: list = []
+
+
+def _guard_user_change(user: User, role: Role | None) -> None:
+    for guard in USER_CHANGE_GUARDS:
+        problem = guard(user, role)
+        if problem:
+            raise OperationError(problem)
+
+
 def change_role(user: User, role: Role, region_ids: list[int] | None = None) -> None:
     """Admin changes a staff user's role (and the regions of channel/account managers)."""
     role = Role(role)
     if (role in AGENCY_ROLES) != (user.role in AGENCY_ROLES):
         raise OperationError(_l("Staff and agency roles cannot be swapped."))
+    if role != user.role:
+        _guard_user_change(user, role)
     before = {"role": user.role, "regions": sorted(r.code for r in user.regions)}
     user.role = role
     if region_ids is not None:
@@ -106,6 +121,8 @@ def change_role(user: User, role: Role, region_ids: list[int] | None = None) -> 
 
 
 def set_enabled(user: User, enabled: bool) -> None:
+    if not enabled and user.is_enabled:
+        _guard_user_change(user, None)
     before = {"is_enabled": user.is_enabled}
     user.is_enabled = enabled
     if not enabled:

@@ -121,3 +121,21 @@ def test_setting_a_named_tier_by_hand_needs_an_owner(make):
     )
     with pytest.raises(ops.CatalogError):
         ops.set_customer_tier(customer, CustomerTier.A, "Provincial flagship")
+
+
+def test_an_account_manager_with_named_customers_keeps_the_role(client, make, login):
+    """Named (A/B) customers always have an owning account manager: the admin cannot change the
+    owner's role or disable them until the customers have another owner."""
+    from portal.core import operations as core_ops
+    from portal.core.models import Role as R
+
+    owner = make.user(R.ACCOUNT_MANAGER)
+    make.customer(tier=CustomerTier.A, account_manager=owner)
+    with pytest.raises(core_ops.OperationError, match="named"):
+        core_ops.change_role(owner, R.FINANCE)
+    with pytest.raises(core_ops.OperationError, match="named"):
+        core_ops.set_enabled(owner, False)
+    free = make.user(R.ACCOUNT_MANAGER)
+    make.customer(tier=CustomerTier.C, account_manager=free)  # C/D customers do not hold the role
+    core_ops.change_role(free, R.FINANCE)
+    assert free.role == R.FINANCE
