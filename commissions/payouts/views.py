@@ -99,6 +99,11 @@ def _period_rows(period: str) -> list[dict]:
 def period_page(period: str):
     period = _period_or_404(period)
     rows = _period_rows(period)
+    status = request.args.get("status") or ""
+    if status in {s.value for s in PayoutStatus}:  # the statements with a payout in this state
+        rows = [row for row in rows if any(p.status == status for p in row["history"])]
+    else:
+        status = ""
     bank_pending = ops.bank_payouts(period)
     _file_rows, missing_bank = bankfile.payment_rows(bank_pending)
     return render_template(
@@ -106,7 +111,7 @@ def period_page(period: str):
         engine_ready=ledger.engine_ready(), bank_pending=bank_pending, missing_bank=missing_bank,
         period_status=ledger.period_status(period), reference_form=BankReferenceForm(prefix="ref"),
         carry_form=CarryForm(prefix="carry"), confirmation_form=ConfirmationForm(), form=EmptyForm(),
-        bank_code=ops.bank_reference_code,
+        bank_code=ops.bank_reference_code, status=status,
     )
 
 

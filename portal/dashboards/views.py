@@ -112,7 +112,9 @@ def _finance_context(user) -> dict:
             _("Commissions by product"))
     payout_periods = [
         (period, url_for("payouts.period_page", period=period),
-         [(str(PAYOUT_LABELS.get(str(status), status)), count, total) for status, count, total in rows])
+         [(str(PAYOUT_LABELS.get(str(status), status)), count, total,
+           url_for("payouts.period_page", period=period, status=str(status)))
+          for status, count, total in rows])
         for period, rows in figures["payouts"]]
     return {**figures, "component_chart": component_chart, "product_chart": product_chart,
             "payout_periods": payout_periods}

@@ -122,3 +122,18 @@ def test_cli_bank_export_and_confirmation(app, stripe_off, ledger, tmp_path):
     result = runner.invoke(args=["payouts", "bank-export", PERIOD, "--format", "xlsx", "--output",
                                  str(tmp_path / "p.xlsx")])
     assert result.exit_code == 0 and "0 payment(s)" in result.output
+
+
+def test_period_page_lists_the_statements_with_a_payout_in_one_state(client, finance, stripe_off, ledger):
+    """The finance dashboard's "payouts by state" numbers open this filtered list."""
+    (paid_agency, _o, _s), (waiting_agency, _o2, _s2) = _queue(client, ledger, 30_000, 40_000)
+    paid = db.session.scalar(sa.select(Payout).where(Payout.agency_id == paid_agency.id))
+    client.post(f"/payouts/payout/{paid.id}/bank-reference", data={"ref-reference": "ICBC-9"}, headers=EN)
+
+    def listed(status):
+        html = client.get(f"/payouts/{PERIOD}", query_string={"status": status}, headers=EN).get_data(as_text=True)
+        return {a.code for a in (paid_agency, waiting_agency) if a.code in html}
+
+    assert listed("paid") == {paid_agency.code}
+    assert listed("pending") == {waiting_agency.code}
+    assert listed("") == {paid_agency.code, waiting_agency.code}
