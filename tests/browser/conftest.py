@@ -81,17 +81,27 @@ def sign_in(live_server):
 
     def _sign_in(page, email: str, password: str = DEMO_PASSWORD, lang: str | None = None,
                  totp_secret: str = DEMO_TOTP_SECRET):
-        page.goto(f"{live_server.url}/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", password)
-        page.click("main form button[type=submit]")
-        if "/login/two-factor" in page.url or "/login/enrol" in page.url:
-            page.fill("input[name=code]", live_server.totp_code(email, totp_secret))
-            page.click("main form button[type=submit]")
-        page.wait_for_load_state("networkidle")
-        return page
+        return sign_in_through_the_form(page, live_server, email, password, totp_secret)
 
     return _sign_in
+
+
+def sign_in_through_the_form(page, server, email: str, password: str = DEMO_PASSWORD,
+                             totp_secret: str = DEMO_TOTP_SECRET):
+    """Sign in with the real form (and the TOTP step for staff) of `server` (a LiveServer); only the
+    forms inside <main> are used (the navbar's language switch is a form too). Fails loudly when the
+    sign-in did not succeed."""
+    page.goto(f"{server.url}/login")
+    page.fill("main input[name=email]", email)
+    page.fill("main input[name=password]", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    if "/login/two-factor" in page.url or "/login/enrol" in page.url:
+        page.fill("main input[name=code]", server.totp_code(email, totp_secret))
+        page.click("main form button[type=submit]")
+        page.wait_for_load_state("networkidle")
+    assert "/login" not in page.url, f"sign-in of {email} failed: {page.url}"
+    return page
 
 
 def screenshot(page, name: str) -> Path:
