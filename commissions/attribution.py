@@ -9,6 +9,7 @@ dictionaries loaded once: never a query per activation.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import defaultdict
 from datetime import date
@@ -23,7 +24,7 @@ from portal.core.audit import record
 from portal.core.db import db, utcnow
 from portal.core.models import Role
 from portal.core.time import shanghai_date
-from portal.partners.models import Agency, AgencyStatus
+from portal.partners.models import Agency, AgencyStatus, AgencyStatusChange
 
 try:  # the leads feature
     from portal.leads.models import Lead, LeadKind, LeadStatus
@@ -73,6 +74,27 @@ class _Context:
                 sa.select(Agency.code, Agency.id, Agency.status, Agency.approved_on, Agency.status_changed_at)
                 .where(Agency.code.is_not(None))):
             self.agencies[code] = (aid, status, approved_on, shanghai_date(changed_at) if changed_at else None)
+        # the status history of every agency, in one query: agency id → [(from, status)], the
+        # last change of a day winning
+        self.status_history: dict[int, list[tuple[date, AgencyStatus]]] = defaultdict(list)
+        for aid, day, status in db.session.execute(
+                sa.select(AgencyStatusChange.agency_id, AgencyStatusChange.effective_from, AgencyStatusChange.status)
+                .order_by(AgencyStatusChange.agency_id, AgencyStatusChange.effective_from, AgencyStatusChange.id)):
+            history = self.status_history[aid]
+            if history and history[-1][0] == day:
+                history[-1] = (day, AgencyStatus(status))
+            else:
+                history.append((day, AgencyStatus(status)))
+        for aid, status, _approved_on, changed_on in self.agencies.values():
+            history = self.status_history.get(aid)
+            if history and history[-1][1] != status:
+                # the status was changed by something that keeps no history (an older import):
+                # it holds from the day of that change
+                day = changed_on or history[-1][0]
+                if day <= history[-1][0]:
+                    history[-1] = (history[-1][0], status)
+                else:
+                    history.append((day, status))
         self.rules = defaultdict(list)
         for pid, start, end in db.session.execute(
                 sa.select(CommissionRule.product_id, CommissionRule.effective_from, CommissionRule.effective_to)):
@@ -98,7 +120,19 @@ class _Context:
         return any(start <= day and (end is None or day <= end) for start, end in self.rules.get(product_id, ()))
 
     def agency_active_on(self, entry, day: date) -> bool:
-        _aid, status, approved_on, changed_on = entry
+        """Was the agency `active` on `day`? From its status history: the entry with the latest
+        `effective_from` not after `day`. Before its first entry (and for agencies without any
+        history: created before the history existed, imported, or made in tests) from its
+        approval date and current status."""
+        aid, status, approved_on, changed_on = entry
+        history = self.status_history.get(aid)
+        if history:
+            i = bisect.bisect_right(history, day, key=lambda h: h[0]) - 1
+            if i >= 0:
+                return history[i][1] == AgencyStatus.ACTIVE
+            if history[0][1] in (AgencyStatus.PENDING, AgencyStatus.REJECTED):
+                return False  # not yet an agency before its application
+            return approved_on is None or approved_on <= day
         if approved_on is not None and approved_on > day:
             return False  # approved after the sale (no approval date: imported, active since ever)
         if status == AgencyStatus.ACTIVE:
@@ -204,6 +238,8 @@ def attribute_pending(progress=None) -> dict:
         _bulk_insert(batch)
         if progress is not None:
             progress(min(99, int(100 * (start + len(chunk)) / len(pending_ids))))
+    seen = {lead_id for lead_id, _order in won}
+    won += [pair for pair in _winnable_attributed_leads() if pair[0] not in seen]
     _mark_leads_won(won)
     return dict(counts)
 
@@ -225,6 +261,30 @@ def _bulk_insert(batch: list[dict]) -> None:
     db.session.execute(sa.insert(Attribution.__table__), batch)
 
 
+def may_become_won(lead) -> bool:
+    """SPEC §4: a sale lead goes `approved` → `won`; a referral `routed` → `accepted` → `won`. An
+    expired sale lead (still protecting the sale it was approved for) and a referral its account
+    manager has not accepted yet are not marked won: the attribution stands (the agency earns),
+    the lead keeps its state; a referral accepted later is marked won at the next attribution."""
+    if Lead is None or lead is None:
+        return False
+    if lead.kind == LeadKind.REFERRAL:
+        return lead.status == LeadStatus.ACCEPTED
+    return lead.status == LeadStatus.APPROVED
+
+
+def _winnable_attributed_leads() -> list[tuple[int, str]]:
+    """(lead, order) of attributed referrals whose lead may now become won (accepted by its
+    account manager after the sale was attributed) — one query."""
+    if Lead is None:
+        return []
+    return [(lead_id, order_id) for lead_id, order_id in db.session.execute(
+        sa.select(Attribution.lead_id, Attribution.order_id).join(Lead, Lead.id == Attribution.lead_id)
+        .where(Attribution.kind == AttributionKind.REFERRAL, Lead.kind == LeadKind.REFERRAL,
+               Lead.status == LeadStatus.ACCEPTED)
+        .order_by(Attribution.id))]
+
+
 def _mark_leads_won(pairs) -> None:
     if Lead is None or not pairs:
         return
@@ -235,7 +295,7 @@ def _mark_leads_won(pairs) -> None:
     leads = {lead.id: lead for lead in db.session.scalars(sa.select(Lead).where(Lead.id.in_([p[0] for p in pairs])))}
     for lead_id, order_id in pairs:
         lead = leads.get(lead_id)
-        if lead is None or lead.status == LeadStatus.WON:
+        if lead is None or lead.status == LeadStatus.WON or not may_become_won(lead):
             continue
         try:
             with db.session.begin_nested():

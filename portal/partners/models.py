@@ -93,6 +93,11 @@ class Agency(db.Model):
     rounds: so.Mapped[list[ApplicationRound]] = so.relationship(
         back_populates="agency", order_by="ApplicationRound.number", cascade="all, delete-orphan"
     )
+    status_history: so.Mapped[list[AgencyStatusChange]] = so.relationship(
+        back_populates="agency",
+        order_by="(AgencyStatusChange.effective_from, AgencyStatusChange.id)",
+        cascade="all, delete-orphan",
+    )
 
     def grade_on(self, day: date) -> Grade | None:
         """The grade with the latest `effective_from` not after `day`."""
@@ -142,6 +147,27 @@ class AgencyGrade(db.Model):
     reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
     agency: so.Mapped[Agency] = so.relationship(back_populates="grades")
+
+
+class AgencyStatusChange(db.Model):
+    """One entry of an agency's status history: `status` from the Shanghai calendar day
+    `effective_from` on. The status in effect on a day is that of the entry with the latest
+    `effective_from` not after it (the last change of that day when there are several), like the
+    grade history. Written by every status change in `portal.partners.operations`."""
+
+    __tablename__ = "agency_status_history"
+    __table_args__ = (sa.Index("ix_agency_status_history_agency_day", "agency_id", "effective_from"),)
+    __agency_column__ = "agency_id"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    agency_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("agencies.id", ondelete="CASCADE"))
+    status: so.Mapped[AgencyStatus] = so.mapped_column(_enum(AgencyStatus))
+    effective_from: so.Mapped[date] = so.mapped_column(sa.Date)
+    changed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    changed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    agency: so.Mapped[Agency] = so.relationship(back_populates="status_history")
 
 
 class ApplicationRound(db.Model):

@@ -21,6 +21,7 @@ from portal.core.models import Region, Role, User
 from portal.core.notify import notify, queue_email
 from portal.core.operations import OperationError
 from portal.core.security import make_signed_token, read_signed_token
+from portal.core.time import today_shanghai
 from portal.core.validators import normalise_mobile, normalise_uscc
 from portal.partners.licences import CheckedLicence, store_licence
 from portal.partners.models import (
@@ -29,6 +30,7 @@ from portal.partners.models import (
     AgencyCodeCounter,
     AgencyGrade,
     AgencyStatus,
+    AgencyStatusChange,
     ApplicationRound,
     Grade,
     RoundOutcome,
@@ -174,6 +176,26 @@ def _lock(agency: Agency) -> Agency:
 # --- applying ------------------------------------------------------------------------------------
 
 
+def record_status_change(
+    agency: Agency,
+    status: AgencyStatus,
+    reason: str | None = None,
+    user: User | None = None,
+    effective_from: date | None = None,
+) -> AgencyStatusChange:
+    """Append `status` to the agency's status history, in effect from `effective_from` (default:
+    today in Shanghai). Every change of `Agency.status` goes through here, so that attribution can
+    tell the status on any past day (SPEC §5.2 "active on the activation date")."""
+    entry = AgencyStatusChange(
+        status=AgencyStatus(status),
+        effective_from=effective_from or today_shanghai(),
+        changed_by_id=getattr(user, "id", None),
+        reason=reason or None,
+    )
+    agency.status_history.append(entry)
+    return entry
+
+
 def submit_application(
     data: ApplicationData, licence: CheckedLicence, password: str, locale: str | None = None
 ) -> Agency:
@@ -191,6 +213,7 @@ def submit_application(
         status=AgencyStatus.PENDING, agreement_version=AGREEMENT_VERSION, agreement_accepted_at=utcnow()
     )
     _apply_data(agency, data, licence)
+    record_status_change(agency, AgencyStatus.PENDING, "application")
     db.session.add(agency)
     _flush_agency(agency)
     owner = core_ops.create_user(
@@ -311,6 +334,7 @@ def approve_application(
     agency.approved_on = today
     agency.status_reason = None
     agency.status_changed_at = utcnow()
+    record_status_change(agency, AgencyStatus.ACTIVE, note or None, reviewer, effective_from=today)
     agency.grades.append(
         AgencyGrade(
             grade=grade,
@@ -349,6 +373,7 @@ def reject_application(agency: Agency, reason: str, reviewer: User | None) -> Ag
     agency.status = AgencyStatus.REJECTED
     agency.status_reason = reason
     agency.status_changed_at = utcnow()
+    record_status_change(agency, AgencyStatus.REJECTED, reason, reviewer)
     _decide_round(agency, RoundOutcome.REJECTED, reviewer, reason)
     db.session.flush()
     audit.record(
@@ -392,8 +417,11 @@ TRANSITIONS = {
 }
 
 
-def change_status(agency: Agency, new_status: AgencyStatus, reason: str) -> Agency:
-    """active ⇄ suspended, active/suspended → terminated; always with a reason."""
+def change_status(
+    agency: Agency, new_status: AgencyStatus, reason: str, user: User | None = None
+) -> Agency:
+    """active ⇄ suspended, active/suspended → terminated; always with a reason. The change is in
+    effect from today (Shanghai) and is kept in the agency's status history."""
     reason = (reason or "").strip()
     if not reason:
         raise OperationError(_l("Give the reason."))
@@ -406,6 +434,7 @@ def change_status(agency: Agency, new_status: AgencyStatus, reason: str) -> Agen
     agency.status = new_status
     agency.status_reason = reason
     agency.status_changed_at = utcnow()
+    record_status_change(agency, new_status, reason, user)
     db.session.flush()
     action = {
         AgencyStatus.SUSPENDED: "agency.suspend",

@@ -201,6 +201,16 @@ def test_referral_bounty_for_a_high_product(cb, make):
     (line,) = lines(component=Component.REFERRAL)
     assert (line.agency_id, line.amount_fen, line.order_id) == (agency.id, 60000, act.order_id)
     assert explain(line) == "Referral bounty ¥500.00 × 1.20 (gold), plan 2026A"
+    # SPEC §4: a referral is won only once its account manager accepted it (routed → accepted → won);
+    # the bounty does not wait for that
+    db.session.refresh(lead)
+    assert lead.status == LeadStatus.ROUTED
+    from commissions.attribution import attribute_pending
+    from portal.core.models import Role
+    from portal.leads.operations import accept
+
+    accept(lead, make.user(Role.ADMIN))
+    attribute_pending()
     db.session.refresh(lead)
     assert lead.status == LeadStatus.WON and lead.order_id == act.order_id
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 20:28:51.044621
+Create Date: 2026-12-01 20:41:15.318792
 """
 from alembic import op
 import sqlalchemy as sa
@@ -335,6 +335,21 @@ def upgrade():
     )
     with op.batch_alter_table('agency_grades', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_agency_grades_agency_id'), ['agency_id'], unique=False)
+
+    op.create_table('agency_status_history',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'active', 'suspended', 'rejected', 'terminated', name='agencystatus', native_enum=False, length=16), nullable=False),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('changed_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_by_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_agency_status_history_agency_id_agencies'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['changed_by_id'], ['users.id'], name=op.f('fk_agency_status_history_changed_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_agency_status_history'))
+    )
+    with op.batch_alter_table('agency_status_history', schema=None) as batch_op:
+        batch_op.create_index('ix_agency_status_history_agency_day', ['agency_id', 'effective_from'], unique=False)
 
     op.create_table('api_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1097,6 +1112,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_api_tokens_agency_id'))
 
     op.drop_table('api_tokens')
+    with op.batch_alter_table('agency_status_history', schema=None) as batch_op:
+        batch_op.drop_index('ix_agency_status_history_agency_day')
+
+    op.drop_table('agency_status_history')
     with op.batch_alter_table('agency_grades', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agency_grades_agency_id'))
 
