@@ -1,4 +1,4 @@
-"""`portal import activations|billing FILE [--skip-bad] [--dry-run]` and `portal jobs …`."""
+"""`portal import activations|billing FILE [--skip-bad] [--dry-run] [--rejections OUT.csv]` and `portal jobs …`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def import_cli():
     """Import activations and billing from the billing system (CSV or XLSX)."""
 
 
-def _run(kind: ImportKind, path: str, skip_bad: bool, dry_run: bool) -> None:
+def _run(kind: ImportKind, path: str, skip_bad: bool, dry_run: bool, rejections_file: str | None = None) -> None:
     token = set_actor(Actor(user_id=None, label=f"portal import {kind.value}"))
     try:
         size = os.path.getsize(path)
@@ -46,12 +46,16 @@ def _run(kind: ImportKind, path: str, skip_bad: bool, dry_run: bool) -> None:
         db.session.commit()
     finally:
         reset_actor(token)
-    _print_report(run)
+    _print_report(run, rejections_file)
+    if rejections_file:
+        with open(rejections_file, "w", encoding="utf-8", newline="") as out:
+            n = ops.write_rejections_csv(run, out, english=True)
+        click.echo(f"{n:,} rejected row(s) written to {rejections_file}")
     if run.status == ImportStatus.REFUSED:
         raise SystemExit(1)
 
 
-def _print_report(run) -> None:
+def _print_report(run, rejections_file: str | None = None) -> None:
     verb = "would insert" if run.status != ImportStatus.APPLIED else "inserted"
     click.echo(f"import #{run.id} {run.kind.value} {run.filename}: {run.status.value} in {run.seconds:.2f} s")
     click.echo(f"  read      {run.rows_read:>10,}")
@@ -62,7 +66,8 @@ def _print_report(run) -> None:
     for line, _order, code, params in (run.rejections or [])[:SHOWN_REJECTIONS]:
         click.echo(f"  line {line}: {ops.rejection_text(code, params, english=True)}")
     if run.rejected > SHOWN_REJECTIONS:
-        click.echo(f"  … {run.rejected - SHOWN_REJECTIONS:,} more rejected rows (see the import page)")
+        where = rejections_file or "--rejections FILE.csv, or the import page"
+        click.echo(f"  … {run.rejected - SHOWN_REJECTIONS:,} more rejected rows (all of them: {where})")
     if run.status == ImportStatus.REFUSED:
         click.echo("Nothing was applied: rows were rejected. Fix the file, or pass --skip-bad to apply the good rows.")
     elif run.status == ImportStatus.PREVIEWED:
@@ -74,9 +79,11 @@ def _command(kind: ImportKind):
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))
     @click.option("--skip-bad", is_flag=True, help="Apply the good rows even if some rows are rejected.")
     @click.option("--dry-run", is_flag=True, help="Check and report only; store nothing.")
+    @click.option("--rejections", "rejections_file", type=click.Path(dir_okay=False, writable=True),
+                  help="Write every rejected row (line, order_id, code, reason) to this CSV file.")
     @with_appcontext
-    def command(file: str, skip_bad: bool, dry_run: bool):
-        _run(kind, file, skip_bad, dry_run)
+    def command(file: str, skip_bad: bool, dry_run: bool, rejections_file: str | None):
+        _run(kind, file, skip_bad, dry_run, rejections_file)
 
     command.__doc__ = (f"Import {kind.value} from FILE (CSV or XLSX, recognised by content). Whole or "
                        "nothing unless --skip-bad; prints the report.")

@@ -102,8 +102,9 @@ class ImportStatus(enum.StrEnum):
 class ImportRun(db.Model):
     """The report of one import: counts and every rejected row (line, reason).
 
-    `rejections` holds up to MAX_STORED_REJECTIONS entries `[line, order_id, code, params]`;
-    `rejected` is always the full count."""
+    Every rejected row is an `ImportRejection`; `rejections` repeats the first
+    INLINE_REJECTIONS of them (by line) as `[line, order_id, code, params]` for the pages, the
+    command line and the API; `rejected` is always the full count."""
 
     __tablename__ = "import_runs"
 
@@ -139,3 +140,18 @@ class ImportRun(db.Model):
 
     def __repr__(self) -> str:
         return f"<ImportRun {self.id} {self.kind} {self.status}>"
+
+
+class ImportRejection(db.Model):
+    """One rejected row of an import (SPEC §5.1: every rejected row with its line number and a
+    reason): the reason is a code and its parameters, put into words in the reader's language."""
+
+    __tablename__ = "import_rejections"
+    __table_args__ = (sa.Index("ix_import_rejections_run_line", "run_id", "line"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    run_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("import_runs.id", ondelete="CASCADE"))
+    line: so.Mapped[int] = so.mapped_column(sa.Integer)
+    order_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    code: so.Mapped[str] = so.mapped_column(sa.String(32))
+    params: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)

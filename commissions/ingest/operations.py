@@ -15,15 +15,20 @@ One import (file, API batch or demo rows) goes through these steps inside a SAVE
    the whole import, which then stores nothing).
 
 Never a query per row. The `ImportRun` passed in receives the report (counts, rejections) and
-an audit record is written; the caller commits.
+an audit record is written; the caller commits. Every rejected row is kept (`ImportRejection`):
+they are spooled to a temporary file while the import runs — the SAVEPOINT of a refused import
+or a preview is rolled back, the report must survive it — and bulk-loaded after it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import io
+import json
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -35,13 +40,14 @@ from flask import current_app
 
 from catalog.models import Product
 from commissions.ingest import parsing
-from commissions.ingest.models import ImportKind, ImportRun, ImportSource, ImportStatus
+from commissions.ingest.models import ImportKind, ImportRejection, ImportRun, ImportSource, ImportStatus
 from portal.core.audit import record
 from portal.core.db import db, utcnow
 from portal.core.money import format_fen
 from portal.core.time import format_datetime_local
 
-MAX_STORED_REJECTIONS = 10_000
+INLINE_REJECTIONS = 1_000  # repeated in ImportRun.rejections (pages, CLI, API); all are ImportRejection rows
+REJECTION_BATCH = 5_000
 SQLITE_BATCH = 5_000
 LOCK_KEY = 0x1A9E57  # pg_advisory_xact_lock key shared by all imports
 API_MAX_RECORDS = 1_000
@@ -89,16 +95,114 @@ def _yuan(fen) -> str:
 
 
 class _Rejections:
-    """Rejected rows, the first MAX_STORED_REJECTIONS kept in detail, all of them counted."""
+    """Every rejected row, spooled to a temporary file (one JSON array a line) so that neither a
+    million rejections in memory nor the rollback of the import's SAVEPOINT loses any."""
 
     def __init__(self):
-        self.items: list[list[Any]] = []
         self.count = 0
+        self._spool = None
 
     def add(self, line: int, order_id: str, code: str, params: dict) -> None:
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._spool.write(json.dumps([int(line), order_id or "", code, params or {}], ensure_ascii=False,
+                                     default=str))
+        self._spool.write("\n")
         self.count += 1
-        if len(self.items) < MAX_STORED_REJECTIONS:
-            self.items.append([line, order_id, code, params])
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        if self._spool is None:
+            return
+        self._spool.flush()
+        self._spool.seek(0)
+        for text in self._spool:
+            yield json.loads(text)
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+def _store_rejections(run: ImportRun, rejections: _Rejections) -> None:
+    """Replace the run's stored rejections by these (a preview's by the apply's), in batches —
+    COPY on PostgreSQL — then repeat the first INLINE_REJECTIONS on the run."""
+    table = ImportRejection.__table__
+    db.session.execute(sa.delete(table).where(table.c.run_id == run.id))
+    connection = db.session.connection()
+    pg = connection.dialect.name == "postgresql"
+    batch: list[list[Any]] = []
+
+    def flush_batch():
+        if not batch:
+            return
+        if pg:
+            raw = connection.connection.driver_connection
+            with raw.cursor() as cursor, cursor.copy(
+                    "COPY import_rejections (run_id, line, order_id, code, params) FROM STDIN") as copy:
+                for line, order_id, code, params in batch:
+                    copy.write_row([run.id, line, order_id or None, code, json.dumps(params, ensure_ascii=False)])
+        else:
+            db.session.execute(sa.insert(table), [
+                {"run_id": run.id, "line": line, "order_id": order_id or None, "code": code, "params": params}
+                for line, order_id, code, params in batch])
+        batch.clear()
+
+    for item in rejections:
+        batch.append(item)
+        if len(batch) >= REJECTION_BATCH:
+            flush_batch()
+    flush_batch()
+    run.rejections = [[r.line, r.order_id or "", r.code, r.params or {}] for r in db.session.execute(
+        sa.select(table.c.line, table.c.order_id, table.c.code, table.c.params)
+        .where(table.c.run_id == run.id).order_by(table.c.line, table.c.id).limit(INLINE_REJECTIONS))]
+
+
+def iter_rejections(run: ImportRun, chunk: int = 10_000) -> Iterator[tuple[int, str, str, dict]]:
+    """Every rejected row of the run, by line (streamed in chunks)."""
+    table = ImportRejection.__table__
+    last = None
+    while True:
+        stmt = (sa.select(table.c.id, table.c.line, table.c.order_id, table.c.code, table.c.params)
+                .where(table.c.run_id == run.id).order_by(table.c.line, table.c.id).limit(chunk))
+        if last is not None:
+            stmt = stmt.where(sa.or_(table.c.line > last[0], sa.and_(table.c.line == last[0], table.c.id > last[1])))
+        rows = db.session.execute(stmt).all()
+        if not rows:
+            return
+        for r in rows:
+            yield r.line, r.order_id or "", r.code, r.params or {}
+        last = (rows[-1].line, rows[-1].id)
+
+
+REJECTION_COLUMNS = ("line", "order_id", "code", "reason")
+
+
+def rejection_csv_chunks(run: ImportRun, english: bool = False, rows: int = 5_000) -> Iterator[str]:
+    """All rejected rows of the run as CSV text (line, order_id, code, reason — the reason in the
+    current language, or English), in chunks of `rows` rows; cells are safe against spreadsheet
+    formula injection."""
+    from commissions.exports import safe_cell
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REJECTION_COLUMNS)
+    n = 0
+    for line, order_id, code, params in iter_rejections(run):
+        writer.writerow([line, safe_cell(order_id), code, safe_cell(rejection_text(code, params, english=english))])
+        n += 1
+        if n % rows == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_rejections_csv(run: ImportRun, stream, english: bool = False) -> int:
+    """Every rejected row of the run as CSV into a text stream; returns the number of rows."""
+    for text in rejection_csv_chunks(run, english=english):
+        stream.write(text)
+    return run.rejected
 
 
 # --- staging ----------------------------------------------------------------------------------
@@ -315,51 +419,69 @@ class _Stage:
         rows = self.sql(f"SELECT verdict, COUNT(*) FROM {self.classified} GROUP BY verdict").all()
         return {verdict: int(n) for verdict, n in rows}
 
+    def _stream(self, text: str):
+        """Rows of a query, fetched in batches (a server-side cursor on PostgreSQL)."""
+        return self.conn.execute(sa.text(text).execution_options(stream_results=True, yield_per=5000))
+
     def rejected_rows(self, rejections: _Rejections) -> None:
+        """Every row the classification rejected, with its reason's parameters, streamed into
+        `rejections`. Duplicates with different data are read by order so that each row can name
+        the other lines of its order (the first 20)."""
         accepted = ", ".join(f"'{v}'" for v in ACCEPT_VERDICTS)
+        others = f"c.verdict NOT IN ({accepted}, 'duplicate_conflict')"
         if self.kind == ImportKind.ACTIVATIONS:
+            for group in self._duplicate_groups(f"""SELECT c.line, c.order_id FROM {self.classified} c
+                    WHERE c.verdict = 'duplicate_conflict' ORDER BY c.order_id, c.line""", width=1):
+                lines_text = ", ".join(str(x[0]) for x in group[:20])
+                for line, order_id in group:
+                    rejections.add(line, order_id, "duplicate_conflict", {"order_id": order_id, "lines": lines_text})
             fields = ["uscc", "customer_name", "product_code", "agent_code", "quantity", "monthly_fee_fen",
                       "one_time_fee_fen", "activated_at"]
-            rows = self.sql(f"""SELECT c.line, c.order_id, c.verdict, c.terminated_at, a.terminated_at,
+            n = len(fields)
+            for row in self._stream(f"""SELECT c.line, c.order_id, c.verdict, c.terminated_at, a.terminated_at,
                     {', '.join('c.' + f for f in fields)}, {', '.join('a.' + f for f in fields)}
                 FROM {self.classified} c LEFT JOIN activations a ON a.id = c.target_id
-                WHERE c.verdict NOT IN ({accepted}) ORDER BY c.line LIMIT {MAX_STORED_REJECTIONS}""").all()
-            lines_of: dict[str, list[int]] = {}
-            for row in rows:
-                if row[2] == "duplicate_conflict":
-                    lines_of.setdefault(row[1], []).append(row[0])
-            n = len(fields)
-            for row in rows:
+                WHERE {others}"""):
                 line, order_id, verdict, new_term, old_term = row[:5]
                 mine, stored = row[5:5 + n], row[5 + n:5 + 2 * n]
-                if verdict == "duplicate_conflict":
-                    params = {"order_id": order_id, "lines": ", ".join(str(x) for x in lines_of[order_id][:20])}
-                elif verdict == "immutable_changed":
+                if verdict == "immutable_changed":
                     changed = [f for f, x, y in zip(fields, mine, stored, strict=True) if _differs(x, y)]
                     params = {"order_id": order_id, "fields": ", ".join(_public_name(f) for f in changed)}
                 else:  # termination_changed
                     params = {"order_id": order_id, "stored": _local(old_term), "value": _local(new_term)}
                 rejections.add(line, order_id, verdict, params)
         else:
+            for group in self._duplicate_groups(f"""SELECT c.line, c.order_id, c.period FROM {self.classified} c
+                    WHERE c.verdict = 'duplicate_conflict' ORDER BY c.order_id, c.period, c.line""", width=2):
+                lines_text = ", ".join(str(x[0]) for x in group[:20])
+                for line, order_id, period in group:
+                    rejections.add(line, order_id, "duplicate_conflict",
+                                   {"order_id": order_id, "period": period, "lines": lines_text})
             month = "to_char(a.activation_date, 'YYYY-MM')" if self.pg else "substr(a.activation_date, 1, 7)"
-            rows = self.sql(f"""SELECT c.line, c.order_id, c.verdict, c.period, c.billed_fen, b.billed_fen, {month}
+            for line, order_id, verdict, period, billed, stored_billed, month_value in self._stream(
+                    f"""SELECT c.line, c.order_id, c.verdict, c.period, c.billed_fen, b.billed_fen, {month}
                 FROM {self.classified} c
                 LEFT JOIN billing_records b ON b.id = c.target_id
                 LEFT JOIN activations a ON a.order_id = c.order_id
-                WHERE c.verdict NOT IN ({accepted}) ORDER BY c.line LIMIT {MAX_STORED_REJECTIONS}""").all()
-            lines_of = {}
-            for row in rows:
-                if row[2] == "duplicate_conflict":
-                    lines_of.setdefault((row[1], row[3]), []).append(row[0])
-            for line, order_id, verdict, period, billed, stored_billed, month_value in rows:
+                WHERE {others}"""):
                 params: dict[str, Any] = {"order_id": order_id, "period": period}
-                if verdict == "duplicate_conflict":
-                    params["lines"] = ", ".join(str(x) for x in lines_of[(order_id, period)][:20])
-                elif verdict == "before_activation":
+                if verdict == "before_activation":
                     params["month"] = month_value
                 elif verdict == "billed_changed":
                     params.update(value=_yuan(billed), stored=_yuan(stored_billed))
                 rejections.add(line, order_id, verdict, params)
+
+    def _duplicate_groups(self, text: str, width: int):
+        """The rows of `text` (line, then `width` key columns, ordered by the key) in groups of one key."""
+        group: list[tuple] = []
+        for row in self._stream(text):
+            row = tuple(row)
+            if group and group[-1][1:1 + width] != row[1:1 + width]:
+                yield group
+                group = []
+            group.append(row)
+        if group:
+            yield group
 
     def apply(self) -> tuple[int, int]:
         now = self.now_param()
@@ -460,13 +582,15 @@ def import_rows(run: ImportRun, rows: Callable[[], Iterable[tuple[int, list[str]
             savepoint.rollback()
         raise
 
-    rejections.items.sort(key=lambda r: r[0])
     run.rows_read = read
     run.inserted = inserted if applied else counts.get("insert", 0)
     run.updated = updated if applied else counts.get("update", 0)
     run.unchanged = counts.get("unchanged", 0) + counts.get("dup_same", 0)
     run.rejected = rejections.count
-    run.rejections = rejections.items
+    try:
+        _store_rejections(run, rejections)
+    finally:
+        rejections.close()
     run.skip_bad = skip_bad
     run.seconds = round(time.perf_counter() - started, 3)
     run.finished_at = utcnow()

@@ -6,7 +6,7 @@ never holds a request; the job page shows progress and then this page's report."
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -101,6 +101,17 @@ def show(run_id: int):
     return render_template("ingest/show.html", run=run, job=job, error=error, rejections=rejections,
                            shown=SHOWN_REJECTIONS, form=EmptyForm(), kinds=KIND_LABELS, statuses=STATUS_LABELS,
                            sources=SOURCE_LABELS, Status=ImportStatus, JobStatus=jobs.JobStatus)
+
+
+@bp.route("/imports/<int:run_id>/rejections.csv")
+@roles_required(*FINANCE)
+def rejections_csv(run_id: int):
+    """Every rejected row of the import (the page lists the first SHOWN_REJECTIONS), streamed."""
+    run = _run_or_404(run_id)
+    chunks = (text.encode("utf-8") for text in ops.rejection_csv_chunks(run))
+    response = Response(stream_with_context(chunks), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f"attachment; filename=import-{run.id}-rejections.csv"
+    return response
 
 
 @bp.route("/imports/<int:run_id>/apply", methods=["POST"])

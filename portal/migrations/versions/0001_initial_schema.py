@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 20:41:15.318792
+Create Date: 2026-12-01 20:49:39.922989
 """
 from alembic import op
 import sqlalchemy as sa
@@ -916,6 +916,19 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_enablement_survey_invitations_agency_id'), ['agency_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_enablement_survey_invitations_product_id'), ['product_id'], unique=False)
 
+    op.create_table('import_rejections',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('line', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.String(length=64), nullable=True),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['run_id'], ['import_runs.id'], name=op.f('fk_import_rejections_run_id_import_runs'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_rejections'))
+    )
+    with op.batch_alter_table('import_rejections', schema=None) as batch_op:
+        batch_op.create_index('ix_import_rejections_run_line', ['run_id', 'line'], unique=False)
+
     op.create_table('lead_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('lead_id', sa.Integer(), nullable=False),
@@ -984,6 +997,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_lead_events_lead_id'))
 
     op.drop_table('lead_events')
+    with op.batch_alter_table('import_rejections', schema=None) as batch_op:
+        batch_op.drop_index('ix_import_rejections_run_line')
+
+    op.drop_table('import_rejections')
     with op.batch_alter_table('enablement_survey_invitations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enablement_survey_invitations_product_id'))
         batch_op.drop_index(batch_op.f('ix_enablement_survey_invitations_agency_id'))
