@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -89,8 +90,9 @@ def commissions_run(period: str):
             db.session.rollback()
             raise click.ClickException(exc.message) from None
         db.session.commit()
+    total = Decimal(int(result["total_fen"])).scaleb(-2)  # exact: never through a float
     click.echo(f"period {period}: {result['lines']:,} line(s), {result['statements']:,} statement(s), "
-               f"total ¥{result['total_fen'] / 100:,.2f} in {result['seconds']:.2f} s"
+               f"total ¥{total:,.2f} in {result['seconds']:.2f} s"
                + (" (late lines of closed periods included)" if result["late"] else ""))
 
 

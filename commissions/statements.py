@@ -223,6 +223,10 @@ def approve_statement(statement: Statement, user=None) -> Statement:
     if open_dispute_count(statement):
         raise StatementError(_("This statement has an open dispute: resolve it before approving."),
                              code="open_dispute")
+    return _approve(statement, user)
+
+
+def _approve(statement: Statement, user=None) -> Statement:
     statement.status = StatementStatus.APPROVED
     statement.approved_at = utcnow()
     statement.approved_by_id = getattr(user, "id", None)
@@ -235,11 +239,14 @@ def approve_statement(statement: Statement, user=None) -> Statement:
 def approve_period(period: str, user=None) -> tuple[int, list[Statement]]:
     """Approve every published statement of the period; those with open disputes are skipped."""
     approved, skipped = 0, []
+    disputed = set(db.session.scalars(
+        sa.select(Dispute.statement_id).join(Statement, Statement.id == Dispute.statement_id)
+        .where(Statement.period == period, Dispute.status == DisputeStatus.OPEN).distinct()))
     for statement in statements_of(period, StatementStatus.PUBLISHED):
-        if open_dispute_count(statement):
+        if statement.id in disputed:
             skipped.append(statement)
             continue
-        approve_statement(statement, user)
+        _approve(statement, user)
         approved += 1
     return approved, skipped
 

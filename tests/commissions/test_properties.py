@@ -36,24 +36,28 @@ money = st.decimals(min_value=0, max_value=500, places=2)
 def test_rerun_identical_and_statements_sum_lines(cb, data, share_rate, one_off_rate, unit, gold, min_payout):
     nested = db.session.begin_nested()
     try:
-        agencies_ = _world(cb, data, share_rate, one_off_rate, unit, gold, min_payout)
+        agencies_, orders_ = _world(cb, data, share_rate, one_off_rate, unit, gold, min_payout)
         first = run_period("2026-09")
         snapshot = ledger_snapshot("2026-09")
         second = run_period("2026-09")
         assert ledger_snapshot("2026-09") == snapshot
         assert first["total_fen"] == second["total_fen"]
-        # every amount equals the exact Decimal computation of the spec
-        for line in db.session.scalars(sa.select(Line)):
-            mult = calc.u_to_mult(line.multiplier_u)
-            if line.component == Component.SHARE:
-                expected = calc.share_amount(Decimal(line.basis_fen) / 100, calc.u_to_rate(line.rate_u), mult)
-            elif line.component == Component.ONE_OFF:
-                expected = calc.one_off_amount(line.quantity, Decimal(line.unit_fen) / 100,
-                                               Decimal(line.basis_fen) / 100, calc.u_to_rate(line.rate_u), mult)
-            else:
-                expected = -Decimal(line.basis_fen) / 100
-            assert Decimal(line.amount_fen) / 100 == expected
-            assert line.amount_fen != 0
+        # every line equals the spec's Decimal computation from the orders' own data (not from what
+        # the engine recorded on the line), and no other line exists
+        got = {(line.order_id, line.component): Decimal(line.amount_fen) / 100
+               for line in db.session.scalars(sa.select(Line))}
+        mult_of = {Grade.GOLD: Decimal(gold), Grade.SILVER: Decimal("1.00"), Grade.BRONZE: Decimal("0.80")}
+        expected = {}
+        for order_id, (grade, qty, fee, paid, clawed) in orders_.items():
+            mult = mult_of[grade]
+            one_off = calc.one_off_amount(qty, unit, Decimal(fee) / 100, one_off_rate, mult)
+            share = calc.share_amount(Decimal(paid) / 100, share_rate, mult)
+            for component, amount in ((Component.ONE_OFF, one_off), (Component.SHARE, share),
+                                      (Component.CLAWBACK, calc.clawback_amount(one_off) if clawed else Decimal(0))):
+                if amount != 0:
+                    expected[(order_id, component)] = amount
+        assert got == expected
+        assert all(amount != 0 for amount in got.values())
         sums = dict(db.session.execute(sa.select(Line.agency_id, sa.func.sum(Line.amount_fen))
                                        .group_by(Line.agency_id)).all())
         for s in db.session.scalars(sa.select(Statement)):
@@ -72,20 +76,27 @@ def test_rerun_identical_and_statements_sum_lines(cb, data, share_rate, one_off_
 
 
 def _world(cb, data, share_rate, one_off_rate, unit, gold, min_payout):
+    """Three agencies (gold, silver, bronze) and the orders of `data`; returns the agencies and,
+    per order, what the spec's arithmetic needs: (grade, quantity, one-time fee, paid, clawed back)."""
     cb.settings(min_payout)
     cb.multipliers(gold=gold)
     product = cb.make.product()
     cb.rule(product, one_off_per_unit=str(unit), one_off_rate=str(one_off_rate), share_rate=str(share_rate),
             clawback_days=20)
-    agencies_ = [cb.make.agency(approved_on=date(2020, 1, 1), grade=g) for g in (Grade.GOLD, Grade.SILVER, Grade.BRONZE)]
+    grades = (Grade.GOLD, Grade.SILVER, Grade.BRONZE)
+    agencies_ = [cb.make.agency(approved_on=date(2020, 1, 1), grade=g) for g in grades]
+    orders_ = {}
     for index, qty, fee, day, paid, end in data:
         start = date(2026, 9, day)
-        terminated = None if end is None else date.fromordinal(start.toordinal() + end).isoformat() + "T12:00:00"
+        ends = None if end is None else date.fromordinal(start.toordinal() + end)
+        if ends is not None and ends >= date(2026, 10, 1):
+            ends = None  # only September is run
         act = cb.activation(product, agencies_[index], quantity=qty, one_time_fee_fen=fee,
                             activated=f"{start.isoformat()}T12:00:00",
-                            terminated=terminated if terminated and terminated < "2026-10" else None)
+                            terminated=None if ends is None else f"{ends.isoformat()}T12:00:00")
         cb.billing(act, "2026-09", paid)
-    return agencies_
+        orders_[act.order_id] = (grades[index], qty, fee, paid, ends is not None and (ends - start).days < 20)
+    return agencies_, orders_
 
 
 @settings(max_examples=200, deadline=None)
