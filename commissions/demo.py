@@ -1,6 +1,7 @@
 """Demo data of commissions: the plan of `commissions/data/demo_plan.toml`, a few activations and
 billing months of the demo agencies (unless the ingest demo provided them), two computed and
-published periods (2026-09, 2026-10) and an open dispute on one line."""
+published periods (2026-09, 2026-10: no data lies before them, so finance can close them in order)
+and an open dispute on one line."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ PLAN_FILE = Path(__file__).resolve().parent / "data" / "demo_plan.toml"
 
 # order, agency code (agent_code), product, quantity, one-time fee (yuan), activated, terminated
 ACTIVATIONS = [
-    ("DEMO-CM-0001", "AGGZ0001", "GRP-SMS", 50, "0", "2026-08-12T10:30:00", None),
+    ("DEMO-CM-0001", "AGGZ0001", "GRP-SMS", 50, "0", "2026-09-01T10:30:00", None),
     ("DEMO-CM-0002", "AGGZ0001", "QXT", 2, "0", "2026-09-03T09:00:00", None),
     ("DEMO-CM-0003", "AGGZ0001", "GRP-PBX", 1, "500.00", "2026-09-20T15:00:00", None),
     ("DEMO-CM-0004", "AGGZ0001", "VPMN", 20, "0", "2026-09-25T11:00:00", "2026-10-15T17:00:00"),
@@ -29,7 +30,7 @@ ACTIVATIONS = [
 ]
 # order, period, billed = paid (yuan)
 BILLING = [
-    ("DEMO-CM-0001", "2026-08", "4000.00"), ("DEMO-CM-0001", "2026-09", "4000.00"),
+    ("DEMO-CM-0001", "2026-09", "4000.00"),
     ("DEMO-CM-0001", "2026-10", "4000.00"),
     ("DEMO-CM-0002", "2026-09", "400.00"), ("DEMO-CM-0002", "2026-10", "400.00"),
     ("DEMO-CM-0003", "2026-10", "1280.00"),
