@@ -162,6 +162,8 @@ def _insert(row: Row) -> None:
     agency.grades.append(
         AgencyGrade(grade=row.grade, effective_from=row.grade_effective_from, reason="import")
     )
+    # an imported agency counts as approved, in its imported status, from grade_effective_from (SPEC §3)
+    ops.record_status_change(agency, row.status, "import", effective_from=row.grade_effective_from)
     db.session.add(agency)
     db.session.flush()
     _owner_for(agency, row.owner_email)
@@ -202,6 +204,7 @@ def _update(agency: Agency, row: Row) -> bool:
     if "status" in after:
         agency.status_changed_at = utcnow()
         agency.status_reason = "import"
+        ops.record_status_change(agency, row.status, "import")
     entry = next((g for g in agency.grades if g.effective_from == row.grade_effective_from), None)
     if entry is None or entry.grade != row.grade:
         problem = grade_change_problem(agency, row.grade_effective_from)

@@ -552,7 +552,7 @@ def change_status(agency_id: int, action: str):
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():  # a refusal undoes only this operation
-                ops.change_status(agency, new_status, form.reason.data)
+                ops.change_status(agency, new_status, form.reason.data, user=current_user._get_current_object())
         except OperationError as exc:
             return _refused(agency, exc)
         else:

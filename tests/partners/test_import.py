@@ -145,3 +145,21 @@ def test_imported_codes_are_skipped_by_later_approvals(run, apply, channel_gz):
     run(rows(f"AGGZ0001,旧代理,{U1},GZ,silver,2025-01-01,active,old@example.test"))
     approved = ops.approve_application(apply(), Grade.BRONZE, channel_gz, date(2026, 3, 1))
     assert approved.code == "AGGZ0002"
+
+
+def test_imported_agencies_have_a_status_history(run):
+    """Attribution reads the status on the activation date from the history (SPEC §5.2): an imported
+    agency is in its imported status from grade_effective_from, and a later import's status change
+    is recorded from that day."""
+    from portal.core.time import today_shanghai
+    from portal.partners.models import AgencyStatusChange
+
+    def history(code):
+        return [(h.status, h.effective_from, h.reason) for h in db.session.scalars(
+            sa.select(AgencyStatusChange).where(AgencyStatusChange.agency_id == agency(code).id)
+            .order_by(AgencyStatusChange.id))]
+
+    run(rows(f"AGGZ0107,历史公司,{U1},GZ,silver,2025-03-01,active,hist@example.test"))
+    assert history("AGGZ0107") == [(AgencyStatus.ACTIVE, date(2025, 3, 1), "import")]
+    run(rows(f"AGGZ0107,历史公司,{U1},GZ,silver,2025-03-01,suspended,hist@example.test"))
+    assert history("AGGZ0107")[-1] == (AgencyStatus.SUSPENDED, today_shanghai(), "import")

@@ -53,6 +53,8 @@ def test_suspension_through_the_page_is_recorded(client, login, make, gz, channe
     assert client.post(f"/agencies/{agency.id}/status/suspend",
                        data={"status-reason": "complaints"}).status_code == 302
     assert history(agency) == [(AgencyStatus.SUSPENDED, today_shanghai(), "complaints")]
+    entry = db.session.scalar(sa.select(AgencyStatusChange).where(AgencyStatusChange.agency_id == agency.id))
+    assert entry.changed_by_id == channel_gz.id  # who made the change
 
 
 def test_a_refused_change_records_nothing(make, gz):
