@@ -534,6 +534,18 @@ def invite_user(
     return user
 
 
+def resend_invitation(agency: Agency, user: User, inviter: User | None) -> None:
+    """A fresh invitation link (valid 7 days from now) for a user of `agency` who has not joined yet:
+    the way out when the first link expired or was lost."""
+    if user.agency_id != agency.id or user.password_hash or not user.is_enabled:
+        raise OperationError(_l("Only an invited user who has not chosen a password yet gets a new invitation."))
+    if agency.status not in (AgencyStatus.ACTIVE, AgencyStatus.SUSPENDED):
+        raise OperationError(_l("Users can be invited once the agency is approved."))
+    audit.record("agency.invite_resend", agency,
+                 after={"email": user.email, "user_id": user.id, "by": inviter.email if inviter else None})
+    send_invitation(user, agency, inviter.name if inviter else agency.name)
+
+
 def user_for_invitation(token: str) -> User | None:
     """The invited user a valid, unexpired, unused invitation token names, else None."""
     payload = read_signed_token(INVITE_PURPOSE, token, current_app.config["INVITATION_MAX_AGE"])

@@ -286,6 +286,25 @@ def _member_or_404(agency: Agency, user_id: int) -> User:
     return user
 
 
+@bp.route("/my-agency/users/<int:user_id>/resend", methods=["POST"])
+@roles_required(Role.AGENCY_OWNER)
+def resend_invitation(user_id: int):
+    agency = _my_agency()
+    member = _member_or_404(agency, user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        with db.session.begin_nested():  # a refusal undoes only this operation
+            ops.resend_invitation(agency, member, current_user._get_current_object())
+    except OperationError as exc:
+        flash(str(exc), "danger")
+    else:
+        db.session.commit()
+        flash(_("A new invitation was sent to %(email)s. The link is valid for 7 days.", email=member.email),
+              "success")
+    return redirect(url_for("partners.agency_users"))
+
+
 @bp.route("/my-agency/users/<int:user_id>/deactivate", methods=["POST"])
 @roles_required(Role.AGENCY_OWNER)
 def deactivate_user(user_id: int):

@@ -74,6 +74,45 @@ def test_forged_or_expired_invitation_is_refused(client, app, login, owner, agen
     assert invited.password_hash is None
 
 
+def test_owner_sends_a_new_invitation_when_the_first_expired(client, app, login, owner, agency, monkeypatch):
+    import time
+
+    import itsdangerous.timed
+
+    from portal.partners import operations as ops
+
+    eight_days_ago = time.time() - 8 * 24 * 3600
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: eight_days_ago)
+    ops.invite_user(agency, "late@example.test", "Late Joiner", owner)  # the link was made 8 days ago
+    monkeypatch.undo()
+    login(owner)
+    expired = invitation_path("late@example.test")
+    guest = app.test_client()
+    assert guest.get(expired).status_code == 302  # too old
+    invited = db.session.scalar(sa.select(User).where(User.email == "late@example.test"))
+    members = client.get("/my-agency/users", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert f"/my-agency/users/{invited.id}/resend" in members
+
+    response = client.post(f"/my-agency/users/{invited.id}/resend", headers={"Accept-Language": "en"},
+                           follow_redirects=True)
+    assert "A new invitation was sent to late@example.test" in response.get_data(as_text=True)
+    fresh = invitation_path("late@example.test")
+    assert fresh != expired and guest.get(fresh).status_code == 200
+    assert guest.post(fresh, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    assert db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "agency.invite_resend"))
+    # once joined, no new invitation
+    db.session.refresh(invited)
+    again = client.post(f"/my-agency/users/{invited.id}/resend", headers={"Accept-Language": "en"},
+                        follow_redirects=True)
+    assert "has not chosen a password yet" in again.get_data(as_text=True)
+
+
+def test_an_owner_cannot_resend_another_agencys_invitation(client, login, owner, make, gz):
+    other = make.user(Role.AGENCY_SALES, agency=make.agency(region=gz), password=None)
+    login(owner)
+    assert client.post(f"/my-agency/users/{other.id}/resend").status_code == 404
+
+
 def test_invitation_to_an_existing_email_is_refused(client, login, owner, make):
     other = make.user(Role.FINANCE)
     login(owner)
