@@ -586,24 +586,24 @@ def accept(lead: Lead, user: User) -> Lead:
     return lead
 
 
-# An attributed activation (SPEC §5.2) wins a lead from these states: a referral counts once routed,
-# and an activation inside the protection may be imported after the protection expired.
-WINNABLE = (LeadStatus.APPROVED, LeadStatus.ROUTED, LeadStatus.ACCEPTED, LeadStatus.EXPIRED)
-# By hand (SPEC §4: referrals routed → accepted → won | lost) a referral must have been accepted first.
-WINNABLE_BY_HAND = {LeadKind.SALE: (LeadStatus.APPROVED,), LeadKind.REFERRAL: (LeadStatus.ACCEPTED,)}
+# SPEC §4: a sale lead goes approved → won, a referral routed → accepted → won — whether an
+# attributed activation matched it (the commission engine calls with `user` None) or its account
+# manager says so. (A routed referral's agency still earns its bounty: the engine attributes the sale
+# and marks the lead won once it is accepted.)
+WINNABLE = {LeadKind.SALE: (LeadStatus.APPROVED,), LeadKind.REFERRAL: (LeadStatus.ACCEPTED,)}
 
 
 def mark_won(lead: Lead, order_id: str | None = None, user: User | None = None) -> Lead:
     """The lead became a sale: an attributed activation matched it (`user` None), or its account
-    manager says so (a referral they accepted). Calling it again for a won lead changes nothing.
-    Runs the ON_LEAD_WON hooks."""
+    manager says so (a referral they accepted). Only an approved sale lead or an accepted referral
+    can be won. Calling it again for a won lead changes nothing. Runs the ON_LEAD_WON hooks."""
     lead = _locked(lead)
     if lead.status == LeadStatus.WON:
         if order_id and not lead.order_id:
             lead.order_id = order_id
             db.session.flush()
         return lead
-    _require(lead, *(WINNABLE if user is None else WINNABLE_BY_HAND[lead.kind]))
+    _require(lead, *WINNABLE[lead.kind])
     _change(
         lead,
         "win",

@@ -188,8 +188,14 @@ def test_a_referral_is_won_by_hand_only_once_accepted(world):
     assert lead.status == LeadStatus.WON
 
 
-def test_an_activation_wins_a_routed_referral(world):
-    """SPEC §5.2: the referral counts once routed before the activation (no acceptance needed)."""
-    (lead,) = world.register(customer=world.customer(), products=[world.high]).created
-    ops.mark_won(lead, "ORD-ACT-1")
-    assert (lead.status, lead.order_id) == (LeadStatus.WON, "ORD-ACT-1")
+def test_only_an_approved_sale_or_an_accepted_referral_is_won(world):
+    """SPEC §4 lifecycles, for the engine (no user) as for a person."""
+    (referral,) = world.register(customer=world.customer(), products=[world.high]).created
+    with pytest.raises(ops.LeadError):
+        ops.mark_won(referral, "ORD-ACT-1")  # routed, not accepted yet
+    (sale,) = world.register(customer=world.customer()).created
+    with pytest.raises(ops.LeadError):
+        ops.mark_won(sale, "ORD-ACT-2")  # submitted, not approved
+    ops.approve(sale, world.cm)
+    ops.mark_won(sale, "ORD-ACT-2")
+    assert (sale.status, sale.order_id) == (LeadStatus.WON, "ORD-ACT-2")

@@ -24,6 +24,7 @@ def test_leads_registered_approval_and_conversion(client, login, world):
         ops.approve(lead, world.cm)
     ops.reject(rejected[0], world.cm, "duplicate of an offline order")
     ops.mark_won(approved[0], order_id="ORD-SC-1")
+    ops.accept(referral, referral.account_manager)
     ops.mark_won(referral, order_id="ORD-SC-2")
     old = _leads(world, 1)[0]  # submitted 90 days ago: outside the window
     old.submitted_at = start_of_day_utc(today_shanghai() - timedelta(days=90))
