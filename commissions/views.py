@@ -36,6 +36,7 @@ from commissions.forms import (
     RuleForm,
     SettingsForm,
 )
+from commissions.ingest.models import Activation
 from commissions.models import (
     Attribution,
     CommissionRule,
@@ -173,7 +174,32 @@ def period(period: str):
         Line.period == period, Line.source_period != Line.period))
     return render_template("commissions/period.html", **_ctx(
         period=period, row=row, statements=statements, disputes=disputes, by_component=by_component, late=late,
-        problems=run_problems(period), close_problems=close_problems(row) if row else [], action=EmptyForm()))
+        problems=run_problems(period), close_problems=close_problems(row) if row else [], action=EmptyForm(),
+        filtered=_filtered_lines(period)))
+
+
+FILTERED_LINES_SHOWN = 200
+
+
+def _filtered_lines(period: str) -> dict | None:
+    """The period's lines of one component and/or one product (`?component=&product=`, the lists
+    behind the finance dashboard's bars): the count, the total and the first lines."""
+    component = request.args.get("component") or ""
+    product = (request.args.get("product") or "").strip().upper()
+    if component not in {c.value for c in Component}:
+        component = ""
+    if not component and not product:
+        return None
+    where = [Line.period == period]
+    if component:
+        where.append(Line.component == component)
+    if product:
+        where.append(Line.order_id.in_(sa.select(Activation.order_id).where(Activation.product_code == product)))
+    count, total = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Line.amount_fen), 0)).where(*where)).one()
+    lines = db.session.scalars(sa.select(Line).where(*where).order_by(Line.agency_id, Line.order_id, Line.id)
+                               .limit(FILTERED_LINES_SHOWN)).all()
+    return {"component": component, "product": product, "count": count, "total": total, "lines": lines}
 
 
 @bp.route("/periods/<period>/run", methods=["POST"])

@@ -102,13 +102,15 @@ def _finance_context(user) -> dict:
     component_chart = product_chart = None
     if figures["latest"]:
         # The period page holds the lines by component and every agency's statement of the period.
-        period_url = url_for("commissions.period", period=figures["latest"])
+        latest = figures["latest"]  # each bar opens the period's lines of that component / product
         component_chart = bar_chart(
-            [Bar(str(COMPONENT_LABELS.get(str(k), k)), v / 100, period_url, format_fen(v))
+            [Bar(str(COMPONENT_LABELS.get(str(k), k)), v / 100,
+                 url_for("commissions.period", period=latest, component=str(k)), format_fen(v))
              for k, v in sorted(figures["by_component"].items(), key=lambda kv: str(kv[0]))],
             _("Commissions by component"))
         product_chart = bar_chart(
-            [Bar(code or "?", v / 100, period_url, format_fen(v)) for code, v in figures["by_product"]],
+            [Bar(code or "?", v / 100, url_for("commissions.period", period=latest, product=code or ""),
+                 format_fen(v)) for code, v in figures["by_product"]],
             _("Commissions by product"))
     payout_periods = [
         (period, url_for("payouts.period_page", period=period),

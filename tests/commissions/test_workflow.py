@@ -254,3 +254,29 @@ def test_api_statements(client, world):
     assert client.get("/api/v1/statements/2026-08", headers=headers).status_code == 404
     assert client.get("/api/v1/statements?cursor=zz", headers=headers).status_code == 400
     assert client.get("/api/v1/statements").status_code == 401
+
+
+def test_period_page_lists_the_lines_of_one_component_or_product(client, login, world, cb, make):
+    """The finance dashboard's bars open these lists."""
+    other_product = make.product(scores=(1, 1, 1))
+    cb.rule(other_product)
+    act = cb.activation(other_product, world["agency"], quantity=3, order_id="ORD-C-1")
+    cb.billing(act, "2026-09", 10000)
+    run_period("2026-09")
+    login(world["finance"])
+
+    def lines(**args):
+        html = client.get("/commissions/periods/2026-09", query_string=args,
+                          headers={"Accept-Language": "en"}).get_data(as_text=True)
+        section = html.split('data-testid="filtered-lines"', 1)[1].split("</table>", 1)[0] if args else ""
+        return {o for o in ("ORD-A-1", "ORD-B-1", "ORD-C-1") if o in section}, html
+
+    shares, html = lines(component="share")
+    assert shares == {"ORD-A-1", "ORD-B-1", "ORD-C-1"}
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Line).where(
+        Line.period == "2026-09", Line.component == Component.SHARE))
+    assert f'data-testid="filtered-count">{count}<' in html
+    assert lines(product=other_product.code)[0] == {"ORD-C-1"}
+    assert lines(component="one_off", product=world["product"].code)[0] == {"ORD-A-1", "ORD-B-1"}
+    _none, plain = lines()
+    assert 'data-testid="filtered-lines"' not in plain
