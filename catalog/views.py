@@ -85,14 +85,27 @@ def attempt(operation, *args, **kwargs):
 
 def tier_explanation(product: Product) -> str:
     """Why the product has its tier, in the reader's language."""
-    if product.tier_override is not None:
-        return _("Set by the administrator: %(reason)s", reason=product.tier_override_reason or "")
-    reasons = high_reasons(product)
-    if reasons:
-        separator = "、" if _locale() == "zh" else ", "
-        parts = separator.join(f"{SCORE_LABELS[name]} {value}/5" for name, value in reasons)
-        return _("Complexity scores of %(n)s or more: %(scores)s", n=HIGH_SCORE_THRESHOLD, scores=parts)
-    return _("Every complexity score is below %(n)s.", n=HIGH_SCORE_THRESHOLD)
+    return tier_explainer()(product)
+
+
+def tier_explainer():
+    """`tier_explanation` for many products: the texts are translated once, not once per product."""
+    override = _("Set by the administrator: %(reason)s")
+    high = _("Complexity scores of %(n)s or more: %(scores)s")
+    low = _("Every complexity score is below %(n)s.") % {"n": HIGH_SCORE_THRESHOLD}
+    separator = "、" if _locale() == "zh" else ", "
+    score_labels = {name: str(label) for name, label in SCORE_LABELS.items()}
+
+    def explain(product: Product) -> str:
+        if product.tier_override is not None:
+            return override % {"reason": product.tier_override_reason or ""}
+        reasons = high_reasons(product)
+        if reasons:
+            parts = separator.join(f"{score_labels[name]} {value}/5" for name, value in reasons)
+            return high % {"n": HIGH_SCORE_THRESHOLD, "scores": parts}
+        return low
+
+    return explain
 
 
 def _effective_high():
@@ -186,9 +199,15 @@ def index():
         catalog_query(current_user, q, category, tier, status).limit(LIST_LIMIT)
     ).all()
     categories = db.session.scalars(sa.select(Product.category).distinct().order_by(Product.category)).all()
+    explain = tier_explainer()
+    # Labels once per request, not once per product card.
+    category_labels = {c: category_label(c) for c in {*categories, *(p.category for p in products)}}
     return render_template(
         "catalog/index.html",
         products=products,
+        explanations={p.id: explain(p) for p in products},
+        category_labels=category_labels,
+        lang=_locale(),
         q=q,
         category=category,
         tier=tier,

@@ -156,19 +156,42 @@ def _configure_login(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "basic"
 
+    import sqlalchemy as sa
+    from sqlalchemy import orm as so
+
+    from portal.core.models import Notification
+
+    # One query per signed-in request: the user, its agency (for the sign-in rules) and the unread
+    # notification count for the navigation bar. Regions and the agency's own relationships load
+    # only when a page uses them (most agency pages do not).
+    unread = (
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+        .correlate(User)
+        .scalar_subquery()
+    )
+
     @login_manager.user_loader
     def load_user(user_id: str):
         try:
             raw_id, version = user_id.split(":")
-            user = db.session.get(User, int(raw_id))
+            row = db.session.execute(
+                sa.select(User, unread)
+                .where(User.id == int(raw_id))
+                .options(so.lazyload(User.regions), so.joinedload(User.agency).lazyload("*"))
+            ).first()
         except (ValueError, TypeError):
             return None
+        user, count = row if row is not None else (None, 0)
         if user is None or str(user.session_version) != version or not user.is_enabled:
             return None
         from portal.core.operations import agency_allows_sign_in
 
         if not agency_allows_sign_in(user):
             return None
+        # Kept for this request only (the WSGI environ), dropped by any write in it (see _inject).
+        request.environ[UNREAD_KEY] = count
         return user
 
 
@@ -218,13 +241,48 @@ def _register_request_hooks(app: Flask) -> None:
     app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS.get(role, role)
     app.jinja_env.globals["url_rules"] = {rule.endpoint for rule in app.url_map.iter_rules()}
 
+    _forget_unread_count_on_writes()
+
     @app.context_processor
     def _inject():
         from portal.core.notify import unread_count
 
-        unread = unread_count(current_user.id) if current_user.is_authenticated else 0
+        if not current_user.is_authenticated:
+            unread = 0
+        else:
+            unread = request.environ.get(UNREAD_KEY)
+            if unread is None:  # something was written since the user was loaded: count again
+                unread = request.environ[UNREAD_KEY] = unread_count(current_user.id)
         return {"nav_items": nav_for(current_user), "unread_notifications": unread,
                 "post_form": EmptyForm()}
+
+
+UNREAD_KEY = "portal.unread_notifications"  # the request's unread count, read with the user
+
+
+def _forget_unread_count_on_writes() -> None:
+    """The unread count read with the user (see `_configure_login`) stays valid until the request
+    writes: any flush or bulk DML in a request drops it, and the navigation bar counts again."""
+    import sqlalchemy as sa
+    from flask import has_request_context
+    from sqlalchemy import orm as so
+
+    if getattr(_forget_unread_count_on_writes, "installed", False):
+        return
+    _forget_unread_count_on_writes.installed = True
+
+    def forget() -> None:
+        if has_request_context():
+            request.environ.pop(UNREAD_KEY, None)
+
+    @sa.event.listens_for(so.Session, "after_flush")
+    def _after_flush(session, flush_context):
+        forget()
+
+    @sa.event.listens_for(so.Session, "do_orm_execute")
+    def _bulk_dml(state):
+        if state.is_insert or state.is_update or state.is_delete:
+            forget()
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -191,8 +191,9 @@ class Leads(MethodView):
         except ops.LeadError as exc:
             db.session.rollback()
             return json_error(422, exc.code, exc.message)
-        db.session.commit()
+        # Serialised before the commit, which expires every object (and would read each lead back).
         body = RegistrationSchema().dump({"leads": result.leads, "rejected": result.rejected})
+        db.session.commit()
         if result.created:
             status = 201
         elif result.existing:

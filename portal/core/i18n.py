@@ -50,9 +50,10 @@ def current_lang() -> str:
     return "en" if locale is not None and locale.language == "en" else "zh"
 
 
-def localized(obj, field: str) -> str:
-    """`obj.<field>_zh` or `obj.<field>_en` by the current language, falling back to the other."""
-    lang = current_lang()
+def localized(obj, field: str, lang: str | None = None) -> str:
+    """`obj.<field>_zh` or `obj.<field>_en` by the current language (or `lang`, when a page
+    already knows it), falling back to the other."""
+    lang = lang or current_lang()
     other = "zh" if lang == "en" else "en"
     return getattr(obj, f"{field}_{lang}", None) or getattr(obj, f"{field}_{other}", "") or ""
 

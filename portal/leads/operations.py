@@ -16,6 +16,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app, has_request_context
 from flask_babel import force_locale, gettext
+from sqlalchemy import orm as so
 from sqlalchemy.exc import IntegrityError
 
 from catalog.models import Customer, CustomerTier, Product, ProductStatus
@@ -180,6 +181,7 @@ def channel_managers_for(region_id: int | None) -> list[User]:
     return list(
         db.session.scalars(
             sa.select(User)
+            .options(so.lazyload(User.regions))  # recipients: their regions are not needed
             .join(user_regions, user_regions.c.user_id == User.id)
             .where(
                 User.role == Role.CHANNEL_MANAGER,
@@ -197,6 +199,7 @@ def account_manager_pool(region_id: int | None) -> list[User]:
     return list(
         db.session.scalars(
             sa.select(User)
+            .options(so.lazyload(User.regions))
             .join(user_regions, user_regions.c.user_id == User.id)
             .where(
                 User.role == Role.ACCOUNT_MANAGER,
@@ -300,11 +303,12 @@ def find_customer(uscc: str) -> Customer | None:
     return db.session.scalar(sa.select(Customer).where(Customer.uscc == normalise_uscc(uscc)))
 
 
-def _customer_for(uscc: str, name: str, agency: Agency) -> Customer:
-    """The customer with this USCC; a new one (tier D, the agency's region) when unknown."""
+def _customer_for(uscc: str, name: str, agency: Agency) -> tuple[Customer, bool]:
+    """The customer with this USCC; a new one (tier D, the agency's region) when unknown.
+    The flag is True when this call created the customer (no other lead can refer to it yet)."""
     customer = find_customer(uscc)
     if customer is not None:
-        return customer
+        return customer, False
     name = (name or "").strip()
     if not name:
         raise LeadError(_("Enter the customer's name: this USCC is not known yet."), field="customer_name")
@@ -318,13 +322,13 @@ def _customer_for(uscc: str, name: str, agency: Agency) -> Customer:
         customer = find_customer(uscc)
         if customer is None:
             raise
-        return customer
+        return customer, False
     record(
         "customer.create_from_lead",
         customer,
         after={"uscc": uscc, "name": customer.name, "tier": "D", "region_id": agency.region_id},
     )
-    return customer
+    return customer, True
 
 
 def products_for_codes(codes: Iterable[str]) -> list[Product]:
@@ -412,12 +416,13 @@ def register_leads(
         raise LeadError(_("Enter the expected number of lines."), field="expected_lines")
     revenue_fen = _parse_money(expected_monthly_revenue)
     products = products_for_codes(product_codes)
-    customer = _customer_for(uscc, customer_name, agency)
+    customer, new_customer = _customer_for(uscc, customer_name, agency)
 
     result = RegistrationResult()
     for product in products:
         referral = is_referral(customer, product)
-        holder = live_lead(customer.id, product.id)
+        # A customer created by this transaction is invisible to every other one: it holds no lead.
+        holder = None if new_customer else live_lead(customer.id, product.id)
         if holder is None:
             if not referral:
                 refusal = rules.sale_refusal(agency, product)
@@ -431,6 +436,9 @@ def register_leads(
                 agency_id=agency.id,
                 customer_id=customer.id,
                 product_id=product.id,
+                agency=agency,  # the objects at hand, so that nothing is read back after the insert
+                customer=customer,
+                product=product,
                 kind=LeadKind.REFERRAL if referral else LeadKind.SALE,
                 status=LeadStatus.SUBMITTED,
                 contact_name=contact_name[:64],
@@ -461,7 +469,6 @@ def register_leads(
 
 
 def _after_create(lead: Lead, customer: Customer, today: date) -> None:
-    db.session.refresh(lead)
     _event(lead, "submit", None)
     record(
         "lead.submit",
@@ -481,8 +488,9 @@ def _after_create(lead: Lead, customer: Customer, today: date) -> None:
         else:
             _notify_channel(lead, "lead.submitted")
         return
-    grade = lead.agency.grade_on(today)
-    if grade is not None and grade.value in auto_approve_grades():
+    grades = auto_approve_grades()
+    grade = lead.agency.grade_on(today) if grades else None  # the grade history only when it matters
+    if grade is not None and grade.value in grades:
         approve(lead, None, today=today, note="auto")
     else:
         _notify_channel(lead, "lead.submitted")

@@ -19,7 +19,7 @@ from portal.core.db import db
 from portal.core.forms import EmptyForm
 from portal.core.models import AGENCY_ROLES, Role, User
 from portal.core.nav import register_home_panel, register_nav
-from portal.core.permissions import get_scoped_or_404, roles_required, scoped, signed_in
+from portal.core.permissions import get_scoped_or_404, roles_required, scope_clause, scoped, signed_in
 from portal.core.time import today_shanghai
 from portal.core.validators import normalise_uscc, uscc_problem
 from portal.leads import operations as ops
@@ -236,6 +236,40 @@ def customer_lookup():
 # --- lists ------------------------------------------------------------------------------------
 
 
+def _lead_rows(where, page: int, with_agency: bool):
+    """One page of the lead list as plain rows (only the columns the table shows), newest first.
+
+    The page's ids are chosen on the leads table alone (index scans, no joins for the rows that
+    OFFSET skips), then only those rows are joined to their customer, product and agency."""
+    page_ids = (
+        sa.select(Lead.id)
+        .where(*where)
+        .order_by(Lead.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
+    )
+    columns = [
+        Lead.id,
+        Lead.kind,
+        Lead.status,
+        Lead.protected_until,
+        Lead.submitted_at,
+        Customer.name.label("customer_name"),
+        Customer.uscc.label("customer_uscc"),
+        Product.code.label("product_code"),
+    ]
+    stmt = (
+        sa.select(*columns)
+        .join(Customer, Customer.id == Lead.customer_id)
+        .join(Product, Product.id == Lead.product_id)
+    )
+    if with_agency:
+        stmt = stmt.add_columns(Agency.name.label("agency_name"), Agency.code.label("agency_code")).join(
+            Agency, Agency.id == Lead.agency_id
+        )
+    return db.session.execute(stmt.where(Lead.id.in_(page_ids)).order_by(Lead.id.desc())).all()
+
+
 @bp.route("/leads")
 @roles_required(*LIST_ROLES)
 def index():
@@ -243,21 +277,22 @@ def index():
     product = (request.args.get("product") or "").strip().upper()
     expiring = request.args.get("expiring") == "1"
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    stmt = scoped(Lead).order_by(Lead.id.desc())
+    where = [scope_clause(Lead, current_user)]
     if status in {s.value for s in LeadStatus}:
-        stmt = stmt.where(Lead.status == LeadStatus(status))
+        where.append(Lead.status == LeadStatus(status))
     else:
         status = ""
     if product:
-        stmt = stmt.where(Lead.product_id.in_(sa.select(Product.id).where(Product.code == product)))
+        where.append(Lead.product_id.in_(sa.select(Product.id).where(Product.code == product)))
     if expiring:
-        stmt = stmt.where(
+        where += [
             Lead.status == LeadStatus.APPROVED,
             Lead.protected_until <= today_shanghai() + timedelta(days=EXPIRING_DAYS),
-        )
-    rows = db.session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+        ]
+    is_agency = current_user.is_agency_user
+    rows = _lead_rows(where, page, with_agency=not is_agency)
     more = len(rows) > PAGE_SIZE
-    products = db.session.scalars(sa.select(Product).order_by(Product.code)).all()
+    product_codes = db.session.scalars(sa.select(Product.code).order_by(Product.code)).all()
     return render_template(
         "leads/index.html",
         leads=rows[:PAGE_SIZE],
@@ -266,10 +301,16 @@ def index():
         status=status,
         product=product,
         expiring=expiring,
-        products=products,
+        product_codes=product_codes,
         statuses=list(LeadStatus),
         today=today_shanghai(),
         expiring_days=EXPIRING_DAYS,
+        is_agency=is_agency,
+        # Labels and the detail link once per request, not once per row.
+        status_labels={s: str(label) for s, label in STATUS_LABELS.items()},
+        kind_labels={k: str(label) for k, label in KIND_LABELS.items()},
+        under_review=_("under review"),
+        detail_prefix=url_for("leads.detail", lead_id=0).removesuffix("0"),
     )
 
 
