@@ -115,7 +115,7 @@ def app(tmp_root):
 
 
 # Fixtures that serve or use an app with its own database (their sessions must not be replaced).
-SERVER_FIXTURES = {"isolated_app", "live_server", "fuzz_server"}
+SERVER_FIXTURES = {"isolated_app", "live_server", "fuzz_server", "portal"}
 
 
 @pytest.fixture(autouse=True)

@@ -3,8 +3,10 @@ Playwright in Debian's headless Chromium. Screenshots go to test-results/screens
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +57,11 @@ class LiveServer:
             time.sleep(1)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_root):
-    with fresh_database(tmp_root) as url:
-        app = make_test_app(url, tmp_root / "live-instance", WTF_CSRF_ENABLED=True)
+@contextmanager
+def demo_portal(tmp_dir: Path, **config):
+    """A portal on a fresh database with the demo data, served on a free port (CSRF on)."""
+    with fresh_database(tmp_dir) as url:
+        app = make_test_app(url, tmp_dir / f"live-instance-{secrets.token_hex(3)}", WTF_CSRF_ENABLED=True, **config)
         with app.app_context():
             load_demo()
             db.session.remove()
@@ -73,6 +76,13 @@ def live_server(tmp_root):
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_root):
+    """One demo portal shared by the browser tests of a run (use unique data in each test)."""
+    with demo_portal(tmp_root) as server:
+        yield server
 
 
 @pytest.fixture
