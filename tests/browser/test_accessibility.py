@@ -10,14 +10,49 @@ import pytest
 pytestmark = pytest.mark.browser
 
 PAGES = {
-    "sales@agency1.demo.local": ["/", "/catalog", "/catalog/GRP-SMS", "/leads", "/leads/new", "/enablement/training"],
-    "owner@agency1.demo.local": ["/", "/commissions/statements", "/commissions/statements/2026-10", "/payouts/mine",
-                                 "/payouts/account", "/my-agency/users", "/settings/api-tokens"],
-    "channel@demo.local": ["/", "/agencies", "/agencies/applications", "/leads/queue", "/commissions/exceptions"],
+    "sales@agency1.demo.local": [
+        "/",
+        "/catalog",
+        "/catalog/GRP-SMS",
+        "/leads",
+        "/leads/new",
+        "/enablement/training",
+    ],
+    "owner@agency1.demo.local": [
+        "/",
+        "/commissions/statements",
+        "/commissions/statements/2026-10",
+        "/payouts/mine",
+        "/payouts/account",
+        "/my-agency/users",
+        "/settings/api-tokens",
+    ],
+    "channel@demo.local": [
+        "/",
+        "/agencies",
+        "/agencies/applications",
+        "/leads/queue",
+        "/commissions/exceptions",
+    ],
     "am@demo.local": ["/", "/leads/referrals", "/leads/my-customers"],
-    "finance@demo.local": ["/", "/imports", "/commissions/periods", "/commissions/periods/2026-10",
-                           "/commissions/plans", "/payouts/2026-10", "/payouts/2026-10/reconciliation"],
-    "admin@demo.local": ["/", "/admin/users", "/admin/audit", "/admin/products", "/admin/products/new", "/admin/customers/new", "/customers"],
+    "finance@demo.local": [
+        "/",
+        "/imports",
+        "/commissions/periods",
+        "/commissions/periods/2026-10",
+        "/commissions/plans",
+        "/payouts/2026-10",
+        "/payouts/2026-10/reconciliation",
+    ],
+    "admin@demo.local": [
+        "/",
+        "/admin/users",
+        "/admin/audit",
+        "/admin/products",
+        "/admin/products/new",
+        "/admin/customers/new",
+        "/customers",
+    ],
 }
 
 PROBLEMS_JS = """() => {
@@ -58,7 +93,10 @@ def test_main_pages_are_usable_without_a_mouse(page, live_server, sign_in, email
         page.keyboard.press("Tab")
         focused = page.evaluate("""() => { const el = document.activeElement; const s = getComputedStyle(el);
             return {cls: el.className, outline: s.outlineStyle, left: el.getBoundingClientRect().left}; }""")
-        assert "skip-link" in focused["cls"] and focused["outline"] != "none" and focused["left"] >= 0, (path, focused)
+        assert "skip-link" in focused["cls"] and focused["outline"] != "none" and focused["left"] >= 0, (
+            path,
+            focused,
+        )
     assert problems == {}
 
 
