@@ -14,6 +14,7 @@ benchmark data set in bulk (agencies, customers, leads, statements and lines), s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -191,6 +192,73 @@ def sign_in(base: str) -> tuple[str, str]:
     return cookie, token
 
 
+def _ticks(pid: int, reaped_children: bool = False) -> int:
+    """utime + stime of a process (clock ticks); with `reaped_children`, plus its reaped children's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+class CpuMeter:
+    """CPU time spent serving a measurement: the gunicorn workers (the live ones plus those the
+    master reaped, e.g. after max_requests) and the PostgreSQL backends of the benchmark database.
+    On a shared, busy machine requests/s swing with everyone else's load; CPU per request does not
+    (much), so it is reported next to them."""
+
+    def __init__(self, master_pid: int, database_url: str, dbname: str):
+        import sqlalchemy as sa
+
+        self.master_pid = master_pid
+        self.dbname = dbname
+        self.engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def _backends(self) -> dict[int, int]:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as conn:
+            pids = conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+                {"d": self.dbname},
+            ).scalars().all()
+        ticks = {}
+        for pid in pids:
+            with contextlib.suppress(OSError):  # not on this machine, or gone
+                ticks[pid] = _ticks(pid)
+        return ticks
+
+    def _app(self) -> int:
+        total = _ticks(self.master_pid, reaped_children=True) - _ticks(self.master_pid)
+        for pid in _children(self.master_pid):
+            with contextlib.suppress(OSError):  # exited meanwhile: counted once reaped
+                total += _ticks(pid)
+        return total
+
+    def start(self) -> None:
+        self.app0, self.db0 = self._app(), self._backends()
+
+    def stop(self, requests: int) -> dict:
+        app1, db1 = self._app(), self._backends()
+        db_ticks = sum(t - self.db0.get(pid, 0) for pid, t in db1.items())
+        per = 1000 / self.hz / max(requests, 1)
+        app_ms, db_ms = (app1 - self.app0) * per, db_ticks * per
+        return {"app": round(app_ms, 3), "db": round(db_ms, 3), "total": round(app_ms + db_ms, 3)}
+
+
 def wrk(url: str, script: str, connections: int, duration: int, headers: dict, env: dict) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script + WRK_DONE)
@@ -257,22 +325,30 @@ def main() -> int:
         ]
         results = []
         wrk_env = dict(os.environ, PORTAL_LOAD_TOKEN=token)
+        meter = CpuMeter(server.pid, db_env["DATABASE_URL"], name)
         for label, path, script, headers in targets:
             check = requests.get(base + path, headers=headers, timeout=10, allow_redirects=False) if not script else None
             if check is not None and check.status_code != 200:
                 raise SystemExit(f"{path} answered {check.status_code} before the load")
             wrk(base + path, script, args.connections, 3, headers, wrk_env)  # warm-up
+            meter.start()
             result = wrk(base + path, script, args.connections, args.duration, headers, wrk_env)
+            result["cpu_ms_per_request"] = meter.stop(result["requests"])
             result.update(label=label, path=path)
             results.append(result)
             print(f"{label:45s} {result['rps']:8.1f} req/s  p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms"
-                  f"  p99 {result['p99']:6.1f} ms  non-2xx {result['non_2xx_3xx']}")
+                  f"  p99 {result['p99']:6.1f} ms  non-2xx {result['non_2xx_3xx']}"
+                  f"  cpu {result['cpu_ms_per_request']['total']:5.2f} ms/req")
+        meter.engine.dispose()
         floor = results[0]["rps"]
         hello = results[1]["rps"]
+        floor_cpu = results[0]["cpu_ms_per_request"]["total"]
         misses = []
         for result in results:
             result["share_of_floor"] = round(result["rps"] / floor, 3)
             result["share_of_hello"] = round(result["rps"] / hello, 3)
+            cpu = max(result["cpu_ms_per_request"]["total"], 1e-6)
+            result["cpu_share_of_floor"] = round(floor_cpu / cpu, 3)
             if result["path"].startswith("/bench/"):
                 continue
             result["meets_targets"] = (result["p95"] <= 100 and result["share_of_floor"] >= 0.5
@@ -286,6 +362,8 @@ def main() -> int:
         (ROOT / "bench" / "results" / "load.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
                                                                 + "\n")
         print("share of the floor's requests/s: " + ", ".join(f"{r['path']} {r['share_of_floor']:.2f}" for r in results))
+        print("floor's CPU per request / the target's (workers + PostgreSQL; steadier on a busy machine): "
+              + ", ".join(f"{r['path']} {r['cpu_share_of_floor']:.2f}" for r in results))
         print(f"floor / hello world: {floor / hello:.3f}")
         print("targets (p95 <= 100 ms, >= 50% of the floor, no errors): "
               + ("all met" if not misses else "MISSED by " + "; ".join(misses)))

@@ -2,8 +2,9 @@
 and never commits: the caller (view, API, CLI) commits once.
 
 At most one live lead per customer and product is guaranteed by the partial unique index
-`uq_leads_live_customer_product`; `register_leads` inserts inside a SAVEPOINT and, when the index
-refuses the row (a concurrent registration won), answers exactly as if it had seen that lead first.
+`uq_leads_live_customer_product`; `register_leads` inserts with `ON CONFLICT DO NOTHING` against
+that index and, when it refuses the row (a concurrent registration won), answers exactly as if it
+had seen that lead first. New customers are inserted the same way against the unique USCC.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from portal.core.notify import notify
 from portal.core.time import today_shanghai
 from portal.core.validators import is_valid_mobile, normalise_mobile, normalise_uscc, uscc_problem
 from portal.leads import rules
+from portal.leads.models import (  # _LIVE_SQL: the predicate of uq_leads_live_customer_product
+    _LIVE_SQL as LIVE_LEAD_INDEX_WHERE,
+)
 from portal.leads.models import (
     LIVE_STATUSES,
     AccountManagerCursor,
@@ -299,6 +303,27 @@ def conflict_rejection(product: Product, holder: Lead) -> Rejection:
     return Rejection(product=product.code, code="conflict", message=message, protected_until=until)
 
 
+def _insert_unless_taken(model, values: dict, conflict_columns: list, conflict_where=None):
+    """INSERT one row, or nothing when the unique index on `conflict_columns` (partial:
+    `conflict_where`) already holds one — a concurrent transaction's row is waited for, as with a
+    plain INSERT. Returns the new persistent object, or None when the index refused it.
+    One statement: neither a SAVEPOINT nor a read-back."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the portal runs on PostgreSQL and SQLite
+        raise NotImplementedError(dialect)
+    stmt = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict_columns, index_where=conflict_where)
+        .returning(model)
+    )
+    return db.session.scalars(stmt).first()
+
+
 def find_customer(uscc: str) -> Customer | None:
     return db.session.scalar(sa.select(Customer).where(Customer.uscc == normalise_uscc(uscc)))
 
@@ -312,16 +337,16 @@ def _customer_for(uscc: str, name: str, agency: Agency) -> tuple[Customer, bool]
     name = (name or "").strip()
     if not name:
         raise LeadError(_("Enter the customer's name: this USCC is not known yet."), field="customer_name")
-    try:
-        with db.session.begin_nested():
-            customer = Customer(
-                uscc=uscc, name=name[:200], industry="other", region_id=agency.region_id, tier=CustomerTier.D
-            )
-            db.session.add(customer)
-    except IntegrityError:  # registered by a concurrent request a moment ago
+    customer = _insert_unless_taken(
+        Customer,
+        {"uscc": uscc, "name": name[:200], "industry": "other", "region_id": agency.region_id,
+         "tier": CustomerTier.D},
+        [Customer.uscc],
+    )
+    if customer is None:  # registered by a concurrent request a moment ago
         customer = find_customer(uscc)
         if customer is None:
-            raise
+            raise RuntimeError(f"customer {uscc} refused by its unique index but not found")
         return customer, False
     record(
         "customer.create_from_lead",
@@ -432,31 +457,30 @@ def register_leads(
                         Rejection(product=product.code, code="not_allowed", message=str(message), link=link)
                     )
                     continue
-            lead = Lead(
-                agency_id=agency.id,
-                customer_id=customer.id,
-                product_id=product.id,
-                agency=agency,  # the objects at hand, so that nothing is read back after the insert
-                customer=customer,
-                product=product,
-                kind=LeadKind.REFERRAL if referral else LeadKind.SALE,
-                status=LeadStatus.SUBMITTED,
-                contact_name=contact_name[:64],
-                contact_mobile=normalise_mobile(contact_mobile),
-                expected_lines=lines,
-                expected_monthly_revenue_fen=revenue_fen,
-                notes=(notes or "").strip()[:4000],
-                submitted_at=utcnow(),
-                created_by_id=user.id if user else None,
+            lead = _insert_unless_taken(
+                Lead,
+                {
+                    "agency_id": agency.id,
+                    "customer_id": customer.id,
+                    "product_id": product.id,
+                    "kind": LeadKind.REFERRAL if referral else LeadKind.SALE,
+                    "status": LeadStatus.SUBMITTED,
+                    "contact_name": contact_name[:64],
+                    "contact_mobile": normalise_mobile(contact_mobile),
+                    "expected_lines": lines,
+                    "expected_monthly_revenue_fen": revenue_fen,
+                    "notes": (notes or "").strip()[:4000],
+                    "submitted_at": utcnow(),
+                    "created_by_id": user.id if user else None,
+                },
+                [Lead.customer_id, Lead.product_id],
+                LIVE_LEAD_INDEX_WHERE,
             )
-            try:
-                with db.session.begin_nested():
-                    db.session.add(lead)
-            except IntegrityError:
+            if lead is None:
                 # A concurrent registration holds this customer and product now.
                 holder = live_lead(customer.id, product.id)
                 if holder is None:
-                    raise
+                    raise RuntimeError(f"lead {customer.id}/{product.id} refused by the index, not found")
             else:
                 _after_create(lead, customer, today)
                 result.created.append(lead)
