@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import orm as so
 
 from catalog.models import Product, ProductStatus
 from portal.api.auth import json_error, require_token
@@ -108,8 +109,19 @@ class Products(MethodView):
         return {"items": rows, "next": encode_cursor("p", rows[-1].code) if more and rows else None}
 
 
+# What LeadSchema shows: the lead, its customer and its product (not their own relationships; the
+# agency is the token's, already loaded).
+LEAD_LOADING = (
+    so.lazyload(Lead.agency),
+    so.joinedload(Lead.customer).lazyload("*"),
+    so.joinedload(Lead.product).lazyload("*"),
+)
+
+
 def _lead_or_none(lead_id: int) -> Lead | None:
-    return db.session.scalar(sa.select(Lead).where(Lead.id == lead_id, Lead.agency_id == g.api_agency.id))
+    return db.session.scalar(
+        sa.select(Lead).options(*LEAD_LOADING).where(Lead.id == lead_id, Lead.agency_id == g.api_agency.id)
+    )
 
 
 @blp.route("/leads")
@@ -124,7 +136,9 @@ class Leads(MethodView):
     @blp.alt_response(403, schema=ApiErrorSchema, description="Not an agency token")
     def get(self, args):
         """The token's agency's leads; filter by `status` and `product` (code)."""
-        stmt = sa.select(Lead).where(Lead.agency_id == g.api_agency.id).order_by(Lead.id.desc())
+        stmt = (
+            sa.select(Lead).options(*LEAD_LOADING).where(Lead.agency_id == g.api_agency.id).order_by(Lead.id.desc())
+        )
         if args["status"]:
             stmt = stmt.where(Lead.status == LeadStatus(args["status"]))
         if args["product"]:

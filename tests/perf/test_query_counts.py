@@ -203,3 +203,23 @@ def test_unread_count_comes_with_the_user_and_follows_writes(app, make):
         notify(user, "account.role_changed", {"role": "y"})
         assert render_template_string(badge) == "2"
     g.pop("_login_user", None)
+
+
+def test_api_lead_list_runs_a_fixed_number_of_statements(client, make):
+    from portal.api.auth import create_token
+
+    agency = make.agency()
+    _row, token = create_token("agency", "crm", agency=agency)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def count() -> int:
+        client.get("/api/v1/leads?limit=200", headers=headers)  # warm caches, mark the token used
+        with count_queries() as statements:
+            response = client.get("/api/v1/leads?limit=200", headers=headers)
+        assert response.status_code == 200
+        return len(statements)
+
+    _leads(make, agency, 3)
+    few = count()
+    _leads(make, agency, 60)
+    assert count() == few <= 2  # the token (with its agency), the page (with customers and products)
