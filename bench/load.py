@@ -178,10 +178,16 @@ def load_data(env: dict, n_agencies: int, n_leads: int) -> dict:
         return counts
 
 
+# One User-Agent for the sign-in and for wrk, as a browser keeps its own: with another one, session
+# protection would mark the session non-fresh on every request and rewrite its cookie.
+USER_AGENT = "portal-load-bench"
+
+
 def sign_in(base: str) -> tuple[str, str]:
     import requests
 
     browser = requests.Session()
+    browser.headers["User-Agent"] = USER_AGENT
     html = browser.get(f"{base}/login").text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
     response = browser.post(f"{base}/login", data={"email": "owner@agency1.demo.local",
@@ -312,7 +318,7 @@ def main() -> int:
             except requests.RequestException:
                 time.sleep(0.2)
         cookie, _csrf = sign_in(base)
-        page = {"Cookie": cookie, "Accept-Language": "zh-CN"}
+        page = {"Cookie": cookie, "Accept-Language": "zh-CN", "User-Agent": USER_AGENT}
         latest = "2025-12"
         targets = [
             ("floor: 50 rows, one indexed query", "/bench/floor", "", {}),

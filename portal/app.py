@@ -243,6 +243,20 @@ def _register_request_hooks(app: Flask) -> None:
 
     _forget_unread_count_on_writes()
 
+    class LazyPostForm:
+        """`post_form` for templates: the form, and with it the CSRF token (which starts a session),
+        is made only when a template uses it; a page that does not use it stays sessionless."""
+
+        __slots__ = ("_form",)
+
+        def __init__(self):
+            self._form = None
+
+        def __getattr__(self, name):
+            if self._form is None:
+                self._form = EmptyForm()
+            return getattr(self._form, name)
+
     @app.context_processor
     def _inject():
         from portal.core.notify import unread_count
@@ -254,7 +268,7 @@ def _register_request_hooks(app: Flask) -> None:
             if unread is None:  # something was written since the user was loaded: count again
                 unread = request.environ[UNREAD_KEY] = unread_count(current_user.id)
         return {"nav_items": nav_for(current_user), "unread_notifications": unread,
-                "post_form": EmptyForm()}
+                "post_form": LazyPostForm()}
 
 
 UNREAD_KEY = "portal.unread_notifications"  # the request's unread count, read with the user
