@@ -289,52 +289,42 @@ def _member_or_404(agency: Agency, user_id: int) -> User:
 @bp.route("/my-agency/users/<int:user_id>/resend", methods=["POST"])
 @roles_required(Role.AGENCY_OWNER)
 def resend_invitation(user_id: int):
-    agency = _my_agency()
-    member = _member_or_404(agency, user_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        with db.session.begin_nested():  # a refusal undoes only this operation
-            ops.resend_invitation(agency, member, current_user._get_current_object())
-    except OperationError as exc:
-        flash(str(exc), "danger")
-    else:
-        db.session.commit()
-        flash(_("A new invitation was sent to %(email)s. The link is valid for 7 days.", email=member.email),
-              "success")
-    return redirect(url_for("partners.agency_users"))
+    return _member_action(
+        user_id, ops.resend_invitation,
+        lambda m: _("A new invitation was sent to %(email)s. The link is valid for 7 days.", email=m.email))
 
 
 @bp.route("/my-agency/users/<int:user_id>/deactivate", methods=["POST"])
 @roles_required(Role.AGENCY_OWNER)
 def deactivate_user(user_id: int):
-    return _set_member(user_id, False)
+    return _member_action(
+        user_id, lambda agency, member, owner: ops.set_member_enabled(agency, member, False, owner),
+        lambda m: _("%(email)s can no longer sign in.", email=m.email))
 
 
 @bp.route("/my-agency/users/<int:user_id>/reactivate", methods=["POST"])
 @roles_required(Role.AGENCY_OWNER)
 def reactivate_user(user_id: int):
-    return _set_member(user_id, True)
+    return _member_action(
+        user_id, lambda agency, member, owner: ops.set_member_enabled(agency, member, True, owner),
+        lambda m: _("%(email)s may sign in again.", email=m.email))
 
 
-def _set_member(user_id: int, enabled: bool):
+def _member_action(user_id: int, operation, done):
+    """The owner acts on one user of its own agency: `operation(agency, member, owner)`, then the
+    message `done(member)`; a refusal is shown and undoes only this operation."""
     agency = _my_agency()
     member = _member_or_404(agency, user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        with db.session.begin_nested():  # a refusal undoes only this operation
-            ops.set_member_enabled(agency, member, enabled, current_user._get_current_object())
+        with db.session.begin_nested():
+            operation(agency, member, current_user._get_current_object())
     except OperationError as exc:
         flash(str(exc), "danger")
     else:
         db.session.commit()
-        flash(
-            _("%(email)s may sign in again.", email=member.email)
-            if enabled
-            else _("%(email)s can no longer sign in.", email=member.email),
-            "success",
-        )
+        flash(done(member), "success")
     return redirect(url_for("partners.agency_users"))
 
 
