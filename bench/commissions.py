@@ -196,10 +196,11 @@ def bench_database(kind: str, args, data: Path, months: list[str], tmp: Path) ->
     from portal.core.context import Actor, set_actor
     from portal.core.db import db, utcnow
 
-    if kind == "postgresql" and args.reuse:
-        url, drop = args.reuse, (lambda: None)
+    reuse = [u for u in (args.reuse or []) if u.startswith("sqlite" if kind == "sqlite" else "postgresql")]
+    if reuse:
+        url, drop = reuse[0], (lambda: None)
     else:
-        url, drop = _fresh_database(kind, args.pg_url, tmp)
+        url, drop = _fresh_database(kind, args.pg_url, ROOT / "instance" / "bench" if args.keep else tmp)
         if args.keep:
             print(f"[{kind}] database kept: {url}", flush=True)
 
@@ -312,8 +313,10 @@ def main(argv=None) -> int:
     parser.add_argument("--close", action="store_true", help="close the earlier periods before the timed run")
     parser.add_argument("--no-ingest", dest="ingest", action="store_false", help="skip bench/ingest.py")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (prints its URL)")
-    parser.add_argument("--reuse", default=None, help="a database URL kept by --keep: skip the set-up")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the databases (SQLite files in instance/bench/; prints their URLs)")
+    parser.add_argument("--reuse", action="append", default=None,
+                        help="a database URL kept by --keep: skip the set-up (repeat for both databases)")
     args = parser.parse_args(argv)
 
     from bench.generate import SIZES, generate

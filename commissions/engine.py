@@ -5,15 +5,18 @@
    statements, then lock the period row (SELECT … FOR UPDATE; SQLite serialises writers) and check
    again; open disputes do not refuse a run (they are re-linked to the recomputed lines);
 2. attribute pending activations (commissions.attribution);
-3. delete the period's computed lines and its statements;
-4. fill the scratch table of multipliers (agency × accrual date) from the grade history;
-5. INSERT … SELECT the one_off, referral, share and clawback lines — scaled-integer arithmetic,
+3. fill a temporary table of grade intervals (agency, from, to, grade, multiplier) from the grade
+   and multiplier histories;
+4. INSERT … SELECT the one_off, referral, share and clawback lines — scaled-integer arithmetic,
    rounded half-up to the fen exactly like commissions.calculation, exact NUMERIC/Python integers
    where a 64-bit product could overflow; zero lines are not written;
    when P is the period right after the last closed one, lines whose source period is closed and
    that were never written are written into P, keeping their source period, and a share whose paid
-   amount changed after its month closed gets a correction line of the difference;
-6. make the statements, and bring the statements of later, already computed periods in line with
+   amount changed after its month closed gets a correction line of the difference.
+   A first run writes into commission_lines directly (ordered by agency); a re-run writes into a
+   temporary table, and one grouped comparison with the stored lines deletes and inserts only the
+   lines that differ (a re-run on unchanged data writes no line);
+5. make the statements, and bring the statements of later, already computed periods in line with
    the new carried balances (the carry-forward chain).
 Nothing is done per order: a handful of statements whatever the volume.
 """
@@ -21,8 +24,11 @@ Nothing is done per order: a handful of statements whatever the volume.
 from __future__ import annotations
 
 import bisect
+import itertools
+import secrets
 import time
 from collections import defaultdict
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -36,7 +42,6 @@ from commissions.calculation import (
 from commissions.models import (
     MULT_SCALE,
     RATE_SCALE,
-    AgencyDayMultiplier,
     Attribution,
     AttributionKind,
     Dispute,
@@ -52,9 +57,10 @@ from commissions.periods import PeriodError, last_closed_period, lock_period
 from commissions.statements import build_statements, refresh_statements
 from portal.core.audit import record
 from portal.core.db import db, utcnow
-from portal.partners.models import AgencyGrade
+from portal.partners.models import Agency, AgencyGrade
 
 ONE = MULT_SCALE  # multiplier 1.00 when an agency has no grade or the grade no multiplier
+WORK_MEM = "128MB"  # PostgreSQL, SET LOCAL for the run's transaction
 
 
 class _Sql:
@@ -64,12 +70,39 @@ class _Sql:
         self.pg = dialect == "postgresql"
 
     def month_num(self, col: str) -> str:
+        """Months since year 0 of a date column (SQLite keeps dates as ISO text)."""
         if self.pg:
-            return f"(CAST(EXTRACT(YEAR FROM {col}) AS INTEGER) * 12 + CAST(EXTRACT(MONTH FROM {col}) AS INTEGER) - 1)"
-        return f"(CAST(strftime('%Y', {col}) AS INTEGER) * 12 + CAST(strftime('%m', {col}) AS INTEGER) - 1)"
+            return f"(CAST(date_part('year', {col}) AS INTEGER) * 12 + CAST(date_part('month', {col}) AS INTEGER) - 1)"
+        return f"(CAST(substr({col}, 1, 4) AS INTEGER) * 12 + CAST(substr({col}, 6, 2) AS INTEGER) - 1)"
 
     def period_of(self, col: str) -> str:
-        return f"to_char({col}, 'YYYY-MM')" if self.pg else f"strftime('%Y-%m', {col})"
+        return f"to_char({col}, 'YYYY-MM')" if self.pg else f"substr({col}, 1, 7)"
+
+    def day(self, value: date | None):
+        """A date parameter as the database compares it (SQLite: ISO text)."""
+        if value is None or self.pg:
+            return value
+        return value.isoformat()
+
+    def cast_day(self, param: str) -> str:
+        return f"CAST({param} AS DATE)" if self.pg else param
+
+    def same(self, a: str, b: str, null_as: str | None) -> str:
+        """a equals b, NULL equal to NULL, as a condition a hash join can use (PostgreSQL cannot
+        hash IS NOT DISTINCT FROM): the value with NULL replaced, and whether it is NULL."""
+        if null_as is None:
+            return f"{a} = {b}"
+        if self.pg:
+            return f"coalesce({a}, {null_as}) = coalesce({b}, {null_as}) AND ({a} IS NULL) = ({b} IS NULL)"
+        return f"{a} IS {b}"
+
+    def create_temp(self, name: str, columns) -> None:
+        defs = ", ".join(f"{c} {t}" for c, t in columns)
+        db.session.execute(sa.text(f"CREATE TEMP TABLE {name} ({defs})" + (" ON COMMIT DROP" if self.pg else "")))
+
+    @staticmethod
+    def drop_temp(name: str) -> None:
+        db.session.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
 
     def day_text(self, col: str) -> str:
         return f"to_char({col}, 'YYYY-MM-DD')" if self.pg else f"CAST({col} AS TEXT)"
@@ -200,124 +233,36 @@ def run_period(period: str, progress=None, actor=None) -> dict:
     problems = run_problems(period)
     if problems:
         raise RunRefused(" ".join(problems), code="refused")
+    sql = _Sql(db.engine.dialect.name if db.session.bind is None else db.session.get_bind().dialect.name)
+    if sql.pg:
+        # hash joins and aggregates over the period's million rows stay in memory (this transaction only)
+        db.session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     report(5, "attribution")
     attributed = attribute_pending()
-    sql = _Sql(db.engine.dialect.name if db.session.bind is None else db.session.get_bind().dialect.name)
-    start, end = period_bounds(period)
-    last_closed = last_closed_period()
-    late = last_closed is not None and period == next_period(last_closed)
-    late_end = period_bounds(last_closed)[1] if late else None
-    params = {"p": period, "start": start, "end": end, "late_end": late_end, "pnum": period_number(period),
-              "half": HALF, "scale": SCALE, "rscale": RATE_SCALE, "mhalf": MULT_SCALE // 2, "mscale": MULT_SCALE,
-              "sale": AttributionKind.SALE.value, "referral": AttributionKind.REFERRAL.value, "t": True}
-    ex = lambda text: db.session.execute(sa.text(text), params)  # noqa: E731
-    sql.register_functions()
 
     report(15, "clearing")
     published = dict(db.session.execute(sa.select(Statement.agency_id, Statement.published_at).where(
         Statement.period == period, Statement.status == StatementStatus.PUBLISHED)).all())
     db.session.flush()
-    if sql.pg:  # a run replaces a large share of the ledger: plan the DELETE and the reads on fresh statistics
-        ex("ANALYZE commission_lines")
-    ex("DELETE FROM commission_lines WHERE period = :p AND computed = :t")
-    ex("DELETE FROM commission_statements WHERE period = :p")
-    ex("DELETE FROM commission_run_multipliers WHERE period = :p")
+    run = _Lines(sql, period)
+    run.ex("DELETE FROM commission_statements WHERE period = :p")
 
     report(25, "multipliers")
-    _fill_multipliers(sql, params, late)
-    if sql.pg:  # fresh rows in this transaction: give the planner their real size
-        db.session.execute(sa.text("ANALYZE commission_run_multipliers"))
-        if sum(attributed.values()) > 10_000:
-            db.session.execute(sa.text("ANALYZE commission_attributions"))
-
+    _fill_grades(sql, run.grades)
+    if sql.pg and sum(attributed.values()) > 10_000:  # fresh rows in this transaction: their real size
+        run.ex("ANALYZE commission_attributions")
     report(40, "one-off and referral lines")
-    one_off = sql.one_off_fen("a.quantity", "r.one_off_per_unit_fen", "a.one_time_fee_fen", "r.one_off_rate_u",
-                              "m.multiplier_u")
-    referral = sql.share_fen("r.referral_bounty_fen", ":rscale", "m.multiplier_u")
-    for component, kind, amount, basis, rate, qty, unit in (
-        ("one_off", ":sale", one_off, "a.one_time_fee_fen", "r.one_off_rate_u", "a.quantity", "r.one_off_per_unit_fen"),
-        ("referral", ":referral", referral, "r.referral_bounty_fen", "NULL", "NULL", "NULL"),
-    ):
-        where = "a.activation_date BETWEEN :start AND :end"
-        if late:
-            where = (f"({where} OR (a.activation_date <= :late_end AND NOT EXISTS (SELECT 1 FROM commission_lines x "
-                     f"WHERE x.order_id = a.order_id AND x.component = '{component}')))")
-        ex(f"""INSERT INTO commission_lines ({LINE_COLUMNS})
-            SELECT :p, {sql.period_of('a.activation_date')}, t.agency_id, a.order_id, '{component}',
-                   a.activation_date, {basis}, {rate}, {qty}, {unit}, m.multiplier_u, m.grade, r.version, NULL,
-                   {amount}, :t
-            FROM commission_attributions t
-            JOIN activations a ON a.id = t.activation_id
-            {RULE_JOIN}
-            JOIN commission_run_multipliers m ON m.period = :p AND m.agency_id = t.agency_id
-                 AND m.key = {sql.day_text('a.activation_date')}
-            WHERE t.kind = {kind} AND {where} AND {amount} <> 0""")
-
+    run.one_off_and_referral()
     report(55, "share lines")
-    m_index = f"({sql.period_num('b.period')} - {sql.month_num('a.activation_date')} + 1)"
-    share = sql.share_fen("b.paid_fen", "r.share_rate_u", "m.multiplier_u")
-    if late:
-        params["lastp"] = last_closed
-    if sql.pg:
-        # The planner under-estimates the rule-range join and would probe billing once per order;
-        # hash joins over the whole period are what this statement needs.
-        ex("SET LOCAL enable_nestloop = off")
-    share_wheres = ["b.period = :p"]
-    if late:  # billing of a closed month whose share line was never written (late billing, late attribution)
-        share_wheres.append("b.period <= :lastp AND NOT EXISTS (SELECT 1 FROM commission_lines x "
-                            "WHERE x.order_id = b.order_id AND x.component = 'share' AND x.source_period = b.period)")
-    for share_where in share_wheres:
-        ex(f"""INSERT INTO commission_lines ({LINE_COLUMNS})
-            SELECT :p, b.period, t.agency_id, b.order_id, 'share', {sql.last_day('b.period')}, b.paid_fen,
-                   r.share_rate_u, NULL, NULL, m.multiplier_u, m.grade, r.version, {m_index}, {share}, :t
-            FROM billing_records b
-            JOIN commission_attributions t ON t.order_id = b.order_id
-            JOIN activations a ON a.id = t.activation_id
-            {RULE_JOIN}
-            JOIN commission_run_multipliers m ON m.period = :p AND m.agency_id = t.agency_id AND m.key = b.period
-            WHERE t.kind = :sale AND {share_where}
-              AND {m_index} BETWEEN 1 AND r.share_months
-              AND {share} <> 0""")
-    if sql.pg:
-        ex("SET LOCAL enable_nestloop = on")
-    if late:
-        # A paid amount of a closed month that changed after its share line was written: the
-        # difference between the share of today's paid amount and what the lines of that order and
-        # month already hold, on the terms (rate, multiplier, rule) of those lines.
-        full = sql.share_fen("b.paid_fen", "x.rate_u", "x.multiplier_u")
-        ex(f"""INSERT INTO commission_lines ({LINE_COLUMNS}, prior_fen)
-            SELECT :p, b.period, x.agency_id, b.order_id, 'share', {sql.last_day('b.period')}, b.paid_fen,
-                   x.rate_u, NULL, NULL, x.multiplier_u, x.grade, x.rule_version, x.month_index,
-                   {full} - x.prior_fen, :t, x.prior_fen
-            FROM billing_records b
-            JOIN (SELECT order_id, source_period, MIN(agency_id) AS agency_id, MIN(rate_u) AS rate_u,
-                         MIN(multiplier_u) AS multiplier_u, MIN(grade) AS grade, MIN(rule_version) AS rule_version,
-                         MIN(month_index) AS month_index, SUM(amount_fen) AS prior_fen
-                  FROM commission_lines
-                  WHERE component = 'share' AND source_period <= :lastp AND period <> :p
-                  GROUP BY order_id, source_period) x ON x.order_id = b.order_id AND x.source_period = b.period
-            WHERE b.period <= :lastp AND {full} - x.prior_fen <> 0""")
-
+    run.share()
     report(75, "clawback lines")
-    claw_where = "a.termination_date BETWEEN :start AND :end"
-    if late:
-        claw_where = (f"({claw_where} OR (a.termination_date <= :late_end AND NOT EXISTS (SELECT 1 FROM "
-                      "commission_lines x WHERE x.order_id = a.order_id AND x.component = 'clawback')))")
-    ex(f"""INSERT INTO commission_lines ({LINE_COLUMNS})
-        SELECT :p, {sql.period_of('a.termination_date')}, o.agency_id, o.order_id, 'clawback', a.termination_date,
-               o.amount_fen, NULL, NULL, NULL, o.multiplier_u, o.grade, o.rule_version, NULL, -o.amount_fen, :t
-        FROM commission_lines o
-        JOIN commission_attributions t ON t.order_id = o.order_id
-        JOIN activations a ON a.id = t.activation_id
-        {RULE_JOIN}
-        WHERE o.component IN ('one_off', 'referral') AND o.computed = :t
-          AND a.termination_date IS NOT NULL AND {claw_where}
-          AND {sql.days_between('a.termination_date', 'a.activation_date')} < r.clawback_days""")
-    ex("DELETE FROM commission_run_multipliers WHERE period = :p")
+    run.clawback()
+    if run.rerun:
+        report(85, "changed lines")
+        steps["changed"] = _apply_changes(sql, run.params, run.target, run.suffix)
+    sql.drop_temp(run.grades)
 
     report(90, "statements")
-    if sql.pg:
-        ex("ANALYZE commission_lines")
     db.session.expire_all()
     statements, lines, total = build_statements(period)
     _keep_publication(period, published)
@@ -328,11 +273,234 @@ def run_period(period: str, progress=None, actor=None) -> dict:
     row.runs = (row.runs or 0) + 1
     db.session.flush()
     result = {"period": period, "lines": int(lines), "statements": statements, "total_fen": int(total),
-              "attributed": attributed, "late": late, "refreshed": refreshed,
+              "attributed": attributed, "late": run.late, "refreshed": refreshed,
               "seconds": round(time.perf_counter() - started, 3), "steps": steps}
-    record("commissions.period_run", row, after={k: v for k, v in result.items() if k not in ("seconds", "steps")}, actor=actor)
+    record("commissions.period_run", row, actor=actor,
+           after={k: v for k, v in result.items() if k not in ("seconds", "steps")})
     report(100, "done")
     return result
+
+
+class _Lines:
+    """The INSERT … SELECT statements of one run. A first run writes straight into the ledger,
+    ordered by agency (the (period, agency) index is then filled in order: twice as fast). A re-run
+    writes into a temporary table; `_apply_changes` then changes only the stored lines that differ
+    (usually none or a few): no DELETE and re-INSERT of the whole period, and unchanged lines keep
+    their ids. Lines of other periods are always read with `period <> :p`: the stored lines of this
+    period are the ones being replaced."""
+
+    def __init__(self, sql: _Sql, period: str):
+        self.sql = sql
+        start, end = period_bounds(period)
+        last_closed = last_closed_period()
+        self.late = last_closed is not None and period == next_period(last_closed)
+        late_end = period_bounds(last_closed)[1] if self.late else None
+        self.params = {"p": period, "start": sql.day(start), "end": sql.day(end), "late_end": sql.day(late_end),
+                       "lastp": last_closed if self.late else None, "pnum": period_number(period),
+                       "half": HALF, "scale": SCALE, "rscale": RATE_SCALE, "sale": AttributionKind.SALE.value,
+                       "referral": AttributionKind.REFERRAL.value, "t": True}
+        sql.register_functions()
+        self.rerun = self.ex("SELECT 1 FROM commission_lines WHERE period = :p AND computed = :t LIMIT 1").first() \
+            is not None
+        self.suffix = secrets.token_hex(4)
+        self.target = f"commission_run_lines_{self.suffix}" if self.rerun else "commission_lines"
+        self.grades = f"commission_run_grades_{self.suffix}"
+        if self.rerun:
+            sql.create_temp(self.target, RUN_LINE_TYPES)
+        self.order = "" if self.rerun else " ORDER BY t.agency_id"
+
+    def ex(self, text: str):
+        return db.session.execute(sa.text(text), self.params)
+
+    def nestloop(self, on: bool) -> None:
+        """PostgreSQL: the planner under-estimates the rule-range join and would probe billing (or
+        the lines) once per order; hash joins over the whole period are what these statements need."""
+        if self.sql.pg:
+            self.ex(f"SET LOCAL enable_nestloop = {'on' if on else 'off'}")
+
+    def one_off_and_referral(self) -> None:
+        sql = self.sql
+        one_off = sql.one_off_fen("a.quantity", "r.one_off_per_unit_fen", "a.one_time_fee_fen", "r.one_off_rate_u",
+                                  "m.multiplier_u")
+        referral = sql.share_fen("r.referral_bounty_fen", ":rscale", "m.multiplier_u")
+        for component, kind, amount, basis, rate, qty, unit in (
+            ("one_off", ":sale", one_off, "a.one_time_fee_fen", "r.one_off_rate_u", "a.quantity",
+             "r.one_off_per_unit_fen"),
+            ("referral", ":referral", referral, "r.referral_bounty_fen", "NULL", "NULL", "NULL"),
+        ):
+            wheres = ["a.activation_date BETWEEN :start AND :end"]
+            if self.late:  # activated in a closed month and written in no other period yet
+                wheres.append(f"""a.activation_date <= :late_end AND NOT EXISTS (SELECT 1 FROM commission_lines x
+                    WHERE x.order_id = a.order_id AND x.component = '{component}' AND x.period <> :p)""")
+            for i, where in enumerate(wheres):
+                if i:
+                    self.nestloop(False)  # one hashed anti-join, not a probe per activation
+                self.ex(f"""INSERT INTO {self.target} ({LINE_COLUMNS})
+                    SELECT CAST(:p AS VARCHAR(7)), {sql.period_of('a.activation_date')}, t.agency_id, a.order_id,
+                           '{component}', a.activation_date, {basis}, {rate}, {qty}, {unit}, m.multiplier_u,
+                           m.grade, r.version, NULL, {amount}, :t
+                    FROM commission_attributions t
+                    JOIN activations a ON a.id = t.activation_id
+                    {RULE_JOIN}
+                    JOIN {self.grades} m ON m.agency_id = t.agency_id AND m.valid_from <= a.activation_date
+                         AND m.valid_to > a.activation_date
+                    WHERE t.kind = {kind} AND {where} AND {amount} <> 0{self.order}""")
+                if i:
+                    self.nestloop(True)
+
+    def share(self) -> None:
+        sql = self.sql
+        self.nestloop(False)
+        # the period's own billing: accrual date, multiplier day and month index from constants
+        m_index = f"(:pnum - {sql.month_num('a.activation_date')} + 1)"
+        share = sql.share_fen("b.paid_fen", "r.share_rate_u", "m.multiplier_u")
+        end = sql.cast_day(":end")
+        self.ex(f"""INSERT INTO {self.target} ({LINE_COLUMNS})
+            SELECT CAST(:p AS VARCHAR(7)), b.period, t.agency_id, b.order_id, 'share', {end}, b.paid_fen,
+                   r.share_rate_u, NULL, NULL, m.multiplier_u, m.grade, r.version, {m_index}, {share}, :t
+            FROM billing_records b
+            JOIN commission_attributions t ON t.order_id = b.order_id
+            JOIN activations a ON a.id = t.activation_id
+            {RULE_JOIN}
+            JOIN {self.grades} m ON m.agency_id = t.agency_id AND m.valid_from <= {end} AND m.valid_to > {end}
+            WHERE t.kind = :sale AND b.period = :p
+              AND {m_index} BETWEEN 1 AND r.share_months
+              AND {share} <> 0{self.order}""")
+        if self.late:
+            self.late_share()
+        self.nestloop(True)
+
+    def late_share(self) -> None:
+        """Billing of closed months: a share line never written (late billing, late attribution), and
+        a correction where the paid amount changed after the month closed — the difference between
+        the share of today's paid amount and what the lines of that order and month already hold, on
+        the terms (rate, multiplier, rule) of those lines."""
+        sql = self.sql
+        day = sql.last_day("b.period")
+        late_index = f"({sql.period_num('b.period')} - {sql.month_num('a.activation_date')} + 1)"
+        share = sql.share_fen("b.paid_fen", "r.share_rate_u", "m.multiplier_u")
+        self.ex(f"""INSERT INTO {self.target} ({LINE_COLUMNS})
+            SELECT CAST(:p AS VARCHAR(7)), b.period, t.agency_id, b.order_id, 'share', {day}, b.paid_fen,
+                   r.share_rate_u, NULL, NULL, m.multiplier_u, m.grade, r.version, {late_index}, {share}, :t
+            FROM billing_records b
+            JOIN commission_attributions t ON t.order_id = b.order_id
+            JOIN activations a ON a.id = t.activation_id
+            {RULE_JOIN}
+            JOIN {self.grades} m ON m.agency_id = t.agency_id AND m.valid_from <= {day} AND m.valid_to > {day}
+            WHERE t.kind = :sale AND b.period <= :lastp
+              AND NOT EXISTS (SELECT 1 FROM commission_lines x WHERE x.order_id = b.order_id
+                              AND x.component = 'share' AND x.source_period = b.period AND x.period <> :p)
+              AND {late_index} BETWEEN 1 AND r.share_months
+              AND {share} <> 0""")
+        # Corrections: only (order, month) pairs with a line whose basis is not today's paid amount
+        # can need one — a month whose lines all have today's paid amount as basis holds exactly one
+        # line, of the share of that amount (a correction of a difference of zero is not written).
+        # One hash join finds those few pairs; only their lines are summed.
+        candidates = f"commission_run_corrections_{self.suffix}"
+        self.ex(f"""CREATE TEMP TABLE {candidates} AS
+            SELECT DISTINCT x.order_id, x.source_period FROM commission_lines x
+            JOIN billing_records b ON b.order_id = x.order_id AND b.period = x.source_period
+            WHERE x.component = 'share' AND x.source_period <= :lastp AND x.period <> :p
+              AND b.paid_fen <> x.basis_fen""")
+        if sql.pg:
+            self.ex(f"ANALYZE {candidates}")
+        else:
+            self.ex(f"CREATE INDEX {candidates}_key ON {candidates} (order_id, source_period)")
+        full = sql.share_fen("b.paid_fen", "x.rate_u", "x.multiplier_u")
+        self.ex(f"""INSERT INTO {self.target} ({LINE_COLUMNS}, prior_fen)
+            SELECT CAST(:p AS VARCHAR(7)), b.period, x.agency_id, b.order_id, 'share', {day}, b.paid_fen,
+                   x.rate_u, NULL, NULL, x.multiplier_u, x.grade, x.rule_version, x.month_index,
+                   {full} - x.prior_fen, :t, x.prior_fen
+            FROM billing_records b
+            JOIN (SELECT l.order_id, l.source_period, MIN(l.agency_id) AS agency_id, MIN(l.rate_u) AS rate_u,
+                         MIN(l.multiplier_u) AS multiplier_u, MIN(l.grade) AS grade,
+                         MIN(l.rule_version) AS rule_version, MIN(l.month_index) AS month_index,
+                         SUM(l.amount_fen) AS prior_fen
+                  FROM {candidates} c
+                  JOIN commission_lines l ON l.order_id = c.order_id AND l.source_period = c.source_period
+                  WHERE l.component = 'share' AND l.period <> :p
+                  GROUP BY l.order_id, l.source_period) x ON x.order_id = b.order_id AND x.source_period = b.period
+            WHERE b.period <= :lastp AND {full} - x.prior_fen <> 0""")
+        sql.drop_temp(candidates)
+
+    def clawback(self) -> None:
+        sql = self.sql
+        wheres = ["a.termination_date BETWEEN :start AND :end"]
+        if self.late:  # terminated in a closed month and clawed back in no other period yet
+            wheres.append("""a.termination_date <= :late_end AND NOT EXISTS (SELECT 1 FROM commission_lines x
+                WHERE x.order_id = a.order_id AND x.component = 'clawback' AND x.period <> :p)""")
+        # the one-off or referral line reversed: the stored lines of other periods (every period's on
+        # a first run, this run's included) and, on a re-run, this run's own lines in the scratch table
+        sources = [("commission_lines", " AND o.period <> :p" if self.rerun else "")]
+        if self.rerun:
+            sources.append((self.target, ""))
+        for source, only in sources:
+            for where in wheres:
+                scan = source == self.target or where is not wheres[0]
+                if scan:  # the scratch table has no index, the anti-join is over all terminations: hash joins
+                    self.nestloop(False)
+                self.ex(f"""INSERT INTO {self.target} ({LINE_COLUMNS})
+                    SELECT CAST(:p AS VARCHAR(7)), {sql.period_of('a.termination_date')}, o.agency_id, o.order_id,
+                           'clawback', a.termination_date, o.amount_fen, NULL, NULL, NULL, o.multiplier_u, o.grade,
+                           o.rule_version, NULL, -o.amount_fen, :t
+                    FROM {source} o
+                    JOIN commission_attributions t ON t.order_id = o.order_id
+                    JOIN activations a ON a.id = t.activation_id
+                    {RULE_JOIN}
+                    WHERE o.component IN ('one_off', 'referral') AND o.computed = :t{only}
+                      AND a.termination_date IS NOT NULL AND {where}
+                      AND {sql.days_between('a.termination_date', 'a.activation_date')} < r.clawback_days""")
+                if scan:
+                    self.nestloop(True)
+
+
+# The columns of a line that a run computes, compared between the stored lines and a re-run's
+# (period and computed are the same for all of them); those that may be NULL are compared null-safely.
+DIFF_COLUMNS = ("source_period", "agency_id", "order_id", "component", "accrual_date", "basis_fen", "rate_u",
+                "quantity", "unit_fen", "multiplier_u", "grade", "rule_version", "month_index", "amount_fen",
+                "prior_fen")
+NULLABLE = {"order_id": "''", "basis_fen": "0", "rate_u": "0", "quantity": "0", "unit_fen": "0",
+            "multiplier_u": "0", "grade": "''", "rule_version": "''", "month_index": "0", "prior_fen": "0"}
+RUN_LINE_TYPES = (("period", "VARCHAR(7)"), ("source_period", "VARCHAR(7)"), ("agency_id", "INTEGER"),
+                  ("order_id", "VARCHAR(64)"), ("component", "VARCHAR(16)"), ("accrual_date", "DATE"),
+                  ("basis_fen", "BIGINT"), ("rate_u", "BIGINT"), ("quantity", "INTEGER"), ("unit_fen", "BIGINT"),
+                  ("multiplier_u", "INTEGER"), ("grade", "VARCHAR(16)"), ("rule_version", "VARCHAR(16)"),
+                  ("month_index", "INTEGER"), ("amount_fen", "BIGINT"), ("computed", "BOOLEAN"),
+                  ("prior_fen", "BIGINT"))
+
+
+def _apply_changes(sql: _Sql, params: dict, target: str, suffix: str) -> int:
+    """Make the period's stored computed lines equal (as a multiset) to the re-run's lines in
+    `target`: one grouped pass finds the groups of identical lines whose count differs between the
+    two; only their lines are deleted and inserted. Returns the number of lines deleted + inserted."""
+    changed = f"commission_run_changed_{suffix}"
+    cols = ", ".join(DIFF_COLUMNS)
+    db.session.execute(sa.text(f"""CREATE TEMP TABLE {changed} AS
+        SELECT {cols}, SUM(side) AS delta FROM (
+            SELECT {cols}, 1 AS side FROM commission_lines WHERE period = :p AND computed = :t
+            UNION ALL
+            SELECT {cols}, -1 AS side FROM {target}) u
+        GROUP BY {cols} HAVING SUM(side) <> 0"""), params)
+    count = db.session.execute(sa.text(f"SELECT COUNT(*) FROM {changed}")).scalar()
+    written = 0
+    if count:
+        if sql.pg:
+            db.session.execute(sa.text(f"ANALYZE {changed}"))
+        else:
+            db.session.execute(sa.text(f"CREATE INDEX {changed}_key ON {changed} (agency_id, order_id, component)"))
+
+        def same(a: str, b: str) -> str:
+            return " AND ".join(sql.same(f"{a}.{c}", f"{b}.{c}", NULLABLE.get(c)) for c in DIFF_COLUMNS)
+
+        written += db.session.execute(sa.text(f"""DELETE FROM commission_lines WHERE id IN (
+            SELECT l.id FROM commission_lines l JOIN {changed} c ON {same('c', 'l')}
+            WHERE l.period = :p AND l.computed = :t)"""), params).rowcount
+        written += db.session.execute(sa.text(f"""INSERT INTO commission_lines ({LINE_COLUMNS}, prior_fen)
+            SELECT {', '.join('n.' + c for c in LINE_COLUMNS.split(', '))}, n.prior_fen
+            FROM {target} n JOIN {changed} c ON {same('c', 'n')} ORDER BY n.agency_id"""), params).rowcount
+    sql.drop_temp(changed)
+    sql.drop_temp(target)
+    return int(written)
 
 
 def _carry_forward(period: str) -> list[str]:
@@ -381,53 +549,60 @@ def _relink_disputes(period: str) -> None:
     db.session.flush()
 
 
-def _fill_multipliers(sql: _Sql, params: dict, late: bool) -> None:
-    """The grade and multiplier of each (agency, accrual date) the run needs, computed in Python
-    from the grade history (thousands of rows, not millions) and bulk-inserted."""
-    day_pairs = f"""SELECT DISTINCT t.agency_id, {sql.day_text('a.activation_date')}
-        FROM commission_attributions t JOIN activations a ON a.id = t.activation_id
-        WHERE t.kind IN (:sale, :referral) AND (a.activation_date BETWEEN :start AND :end
-        {"OR a.activation_date <= :late_end" if late else ""})"""
-    month_pairs = "SELECT DISTINCT t.agency_id, :p FROM commission_attributions t WHERE t.kind = :sale"
-    if late:
-        month_pairs += """ UNION SELECT DISTINCT t.agency_id, b.period FROM billing_records b
-            JOIN commission_attributions t ON t.order_id = b.order_id
-            WHERE t.kind = :sale AND b.period <= :lastp AND NOT EXISTS (SELECT 1 FROM commission_lines x
-            WHERE x.order_id = b.order_id AND x.component = 'share' AND x.source_period = b.period)"""
-        params["lastp"] = params["late_end"].strftime("%Y-%m")
-    pairs = [(int(a), str(k)) for a, k in db.session.execute(sa.text(day_pairs), params)]
-    pairs += [(int(a), str(k)) for a, k in db.session.execute(sa.text(month_pairs), params)]
-    if not pairs:
-        return
+GRADE_COLUMNS = (("agency_id", "INTEGER"), ("valid_from", "DATE"), ("valid_to", "DATE"), ("grade", "VARCHAR(16)"),
+                 ("multiplier_u", "INTEGER"))
+DAY_MIN, DAY_MAX = date(1, 1, 1), date(9999, 12, 31)
+
+
+def grade_intervals() -> list[tuple[int, date, date, str | None, int]]:
+    """Every agency's grade and multiplier as intervals [valid_from, valid_to) covering all days
+    once: the grade is the agency's entry with the latest `effective_from` not after the day, the
+    multiplier that grade's entry with the latest `effective_from` not after the day; no grade, or
+    a grade without a multiplier yet, counts 1.00. Computed in Python from the histories
+    (thousands of rows, not millions)."""
     grades = defaultdict(list)
     for agency_id, day, grade in db.session.execute(
             sa.select(AgencyGrade.agency_id, AgencyGrade.effective_from, AgencyGrade.grade)
             .order_by(AgencyGrade.agency_id, AgencyGrade.effective_from)):
-        grades[agency_id].append((day.isoformat(), str(grade.value if hasattr(grade, "value") else grade)))
+        grades[agency_id].append((day, str(grade.value if hasattr(grade, "value") else grade)))
     mults = defaultdict(list)
     for grade, day, units in db.session.execute(
             sa.select(GradeMultiplier.grade, GradeMultiplier.effective_from, GradeMultiplier.multiplier_u)
             .order_by(GradeMultiplier.grade, GradeMultiplier.effective_from)):
-        mults[grade].append((day.isoformat(), units))
-
-    def on(history, day_text):
-        keys = [h[0] for h in history]
-        i = bisect.bisect_right(keys, day_text) - 1
-        return history[i][1] if i >= 0 else None
-
+        mults[grade].append((day, int(units)))
     rows = []
-    cache = {}
-    for agency_id, key in pairs:
-        day_text = key if len(key) == 10 else period_bounds(key)[1].isoformat()
-        ck = (agency_id, day_text)
-        if ck not in cache:
-            grade = on(grades.get(agency_id, []), day_text)
-            units = on(mults.get(grade, []), day_text) if grade else None
-            cache[ck] = (grade, ONE if units is None else int(units))
-        grade, units = cache[ck]
-        rows.append({"period": params["p"], "agency_id": agency_id, "key": key, "grade": grade, "multiplier_u": units})
+    for agency_id in db.session.scalars(sa.select(Agency.id).order_by(Agency.id)):
+        history = grades.get(agency_id, [])
+        segments = [(DAY_MIN, history[0][0] if history else DAY_MAX, None)]
+        segments += [(day, history[i + 1][0] if i + 1 < len(history) else DAY_MAX, grade)
+                     for i, (day, grade) in enumerate(history)]
+        for seg_from, seg_to, grade in segments:
+            if seg_from >= seg_to:
+                continue
+            if grade is None:
+                rows.append((agency_id, seg_from, seg_to, None, ONE))
+                continue
+            changes = mults.get(grade, [])
+            points = [seg_from] + [day for day, _units in changes if seg_from < day < seg_to] + [seg_to]
+            days = [day for day, _units in changes]
+            for lo, hi in itertools.pairwise(points):
+                i = bisect.bisect_right(days, lo) - 1
+                rows.append((agency_id, lo, hi, grade, changes[i][1] if i >= 0 else ONE))
+    return rows
+
+
+def _fill_grades(sql: _Sql, table: str) -> None:
+    """The run's scratch table of grade intervals (temporary, this transaction's)."""
+    sql.create_temp(table, GRADE_COLUMNS)
+    scratch = sa.table(table, *(sa.column(c) for c, _t in GRADE_COLUMNS))
+    rows = [{"agency_id": a, "valid_from": sql.day(lo), "valid_to": sql.day(hi), "grade": g, "multiplier_u": u}
+            for a, lo, hi, g, u in grade_intervals()]
     for i in range(0, len(rows), 10_000):
-        db.session.execute(sa.insert(AgencyDayMultiplier.__table__), rows[i:i + 10_000])
+        db.session.execute(sa.insert(scratch), rows[i:i + 10_000])
+    if sql.pg:
+        db.session.execute(sa.text(f"ANALYZE {table}"))
+    else:
+        db.session.execute(sa.text(f"CREATE INDEX {table}_agency ON {table} (agency_id, valid_from)"))
 
 
 def ledger_snapshot(period: str) -> tuple[list, list]:

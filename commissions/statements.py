@@ -4,7 +4,8 @@ the reason when nothing is payable, and the states draft → published → appro
 Hooks for other features:
 - `PAYOUT_ACCOUNT_CHECKS`: functions (agency) -> bool; False means the agency has no payout
   account (the statement then pays nothing, reason `no_payout_account`). No hooks: every agency
-  has an account.
+  has an account. A check may also carry `check.many(agencies) -> {agency id: bool}`, used by
+  the run to ask for all the agencies of a period in one query instead of one per agency.
 - `mark_paid(statement, reference, actor=None)` / `mark_unpaid(statement, reason)`: used by
   payouts; approved → paid and back.
 """
@@ -16,6 +17,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import orm as so
 
 from commissions.calculation import u_to_mult, u_to_rate
 from commissions.i18n import gettext as _
@@ -79,22 +81,50 @@ def has_payout_account(agency) -> bool:
     return all(check(agency) is not False for check in PAYOUT_ACCOUNT_CHECKS)
 
 
-def hold_reason(agency, available_fen: int, minimum_fen: int) -> HoldReason | None:
-    """Why nothing is payable, or None when `available` is paid."""
+def payout_accounts(agencies: list) -> dict[int, bool]:
+    """agency id → whether it has a payout account, for many agencies at once. A check may carry
+    `check.many(agencies) -> {agency id: bool}` (one query for all of them); a check without it
+    is asked agency by agency."""
+    result = {agency.id: True for agency in agencies}
+    for check in PAYOUT_ACCOUNT_CHECKS:
+        asking = [agency for agency in agencies if result[agency.id]]
+        if not asking:
+            break
+        many = getattr(check, "many", None)
+        if many is not None:
+            found = many(asking) or {}
+            for agency in asking:
+                if found.get(agency.id) is False:
+                    result[agency.id] = False
+            continue
+        for agency in asking:
+            if check(agency) is False:
+                result[agency.id] = False
+    return result
+
+
+def _balance_reason(agency, available_fen: int, minimum_fen: int) -> HoldReason | None:
     if agency is None or agency.status != AgencyStatus.ACTIVE:
         return HoldReason.AGENCY_SUSPENDED
     if available_fen < 0:
         return HoldReason.NEGATIVE_BALANCE
     if available_fen < minimum_fen:
         return HoldReason.BELOW_MINIMUM
-    if not has_payout_account(agency):
-        return HoldReason.NO_PAYOUT_ACCOUNT
     return None
 
 
+def hold_reason(agency, available_fen: int, minimum_fen: int) -> HoldReason | None:
+    """Why nothing is payable, or None when `available` is paid."""
+    reason = _balance_reason(agency, available_fen, minimum_fen)
+    if reason is None and not has_payout_account(agency):
+        return HoldReason.NO_PAYOUT_ACCOUNT
+    return reason
+
+
 def _statement_rows(period: str) -> tuple[list[dict], int, int]:
-    """The statements `period` should have, from its lines and the carried balance of each
-    agency's latest statement before it: (rows, lines, total fen)."""
+    """The statements `period` should have, from its lines (one grouped query) and the carried
+    balance of each agency's latest statement before it: (rows, lines, total fen). The payout
+    account is asked only for the agencies that would be paid, all at once where the check can."""
     earned, counts = {}, {}
     for agency_id, total, n in db.session.execute(
             sa.select(Line.agency_id, sa.func.sum(Line.amount_fen), sa.func.count()).where(Line.period == period)
@@ -105,14 +135,21 @@ def _statement_rows(period: str) -> tuple[list[dict], int, int]:
     lines, total = sum(counts.values()), sum(earned.values())
     if not agency_ids:
         return [], lines, total
-    agencies = {a.id: a for a in db.session.scalars(sa.select(Agency).where(Agency.id.in_(agency_ids)))}
+    agencies = {a.id: a for a in db.session.scalars(
+        sa.select(Agency).where(Agency.id.in_(agency_ids)).options(so.lazyload("*")))}
     minimum = min_payout_fen()
-    rows = []
+    figures = []
     for agency_id in agency_ids:
         open_fen = int(opening.get(agency_id) or 0)
         earned_fen = int(earned.get(agency_id) or 0)
         available = open_fen + earned_fen
-        reason = hold_reason(agencies.get(agency_id), available, minimum)
+        figures.append((agency_id, open_fen, earned_fen, available,
+                        _balance_reason(agencies.get(agency_id), available, minimum)))
+    accounts = payout_accounts([agencies[a] for a, _o, _e, _v, reason in figures if reason is None])
+    rows = []
+    for agency_id, open_fen, earned_fen, available, reason in figures:
+        if reason is None and not accounts.get(agency_id, True):
+            reason = HoldReason.NO_PAYOUT_ACCOUNT
         payable, carried = (available, 0) if reason is None else (0, available)
         rows.append({"period": period, "agency_id": agency_id, "opening_fen": open_fen, "earned_fen": earned_fen,
                      "available_fen": available, "payable_fen": payable, "carried_fen": carried,

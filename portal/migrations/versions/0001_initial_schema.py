@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 20:49:39.922989
+Create Date: 2026-12-01 21:51:17.891643
 """
 from alembic import op
 import sqlalchemy as sa
@@ -68,14 +68,6 @@ def upgrade():
     sa.CheckConstraint('multiplier_u >= 0 AND multiplier_u <= 100000', name=op.f('ck_commission_multipliers_multiplier_range')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_commission_multipliers')),
     sa.UniqueConstraint('grade', 'effective_from', name='uq_commission_multipliers_day')
-    )
-    op.create_table('commission_run_multipliers',
-    sa.Column('period', sa.String(length=7), nullable=False),
-    sa.Column('agency_id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=10), nullable=False),
-    sa.Column('grade', sa.String(length=16), nullable=True),
-    sa.Column('multiplier_u', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('period', 'agency_id', 'key', name=op.f('pk_commission_run_multipliers'))
     )
     op.create_table('commission_settings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -432,7 +424,6 @@ def upgrade():
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('dispute_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_commission_lines_agency_id_agencies')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_commission_lines_created_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_commission_lines'))
     )
@@ -1182,7 +1173,6 @@ def downgrade():
 
     op.drop_table('outbox')
     op.drop_table('commission_settings')
-    op.drop_table('commission_run_multipliers')
     op.drop_table('commission_multipliers')
     op.drop_table('billing_records')
     with op.batch_alter_table('activations', schema=None) as batch_op:
