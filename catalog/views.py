@@ -50,7 +50,7 @@ LIST_LIMIT = 500
 
 register_nav("catalog.index", _l("Catalog"), list(Role), order=10)
 register_nav("catalog.customers", _l("Customers"), CUSTOMER_VIEWERS, order=250)
-register_nav("catalog.admin_products", _l("Products"), [Role.ADMIN], order=890)
+register_nav("catalog.admin_products", _l("Products"), [Role.ADMIN], order=890, group="admin")
 
 
 @bp.record_once

@@ -84,11 +84,11 @@ DISPUTE_READERS = (Role.FINANCE, Role.ADMIN, Role.AGENCY_OWNER)
 EXCEPTION_READERS = (Role.FINANCE, Role.ADMIN, Role.CHANNEL_MANAGER)
 PAGE = 100
 
-register_nav("commissions.periods", _l("Periods"), FINANCE, order=60)
-register_nav("commissions.plans", _l("Plans"), FINANCE, order=61)
-register_nav("commissions.exceptions", _l("Exceptions"), EXCEPTION_READERS, order=62)
-register_nav("commissions.disputes", _l("Disputes"), DISPUTE_READERS, order=63)
-register_nav("commissions.statements", _l("Statements"), OWNER, order=60)
+register_nav("commissions.periods", _l("Periods"), FINANCE, order=60, group="money")
+register_nav("commissions.plans", _l("Plans"), FINANCE, order=61, group="money")
+register_nav("commissions.exceptions", _l("Exceptions"), EXCEPTION_READERS, order=62, group="money")
+register_nav("commissions.disputes", _l("Disputes"), DISPUTE_READERS, order=63, group="money")
+register_nav("commissions.statements", _l("Statements"), OWNER, order=60, group="money")
 
 LABELS = {"status": STATUS_LABELS, "hold": HOLD_LABELS, "component": COMPONENT_LABELS, "reason": REASON_LABELS}
 

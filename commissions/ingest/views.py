@@ -28,7 +28,7 @@ from portal.core.permissions import roles_required
 bp = Blueprint("ingest", __name__)
 bp.register_blueprint(jobs.bp)
 
-register_nav("ingest.index", _l("Imports"), [Role.FINANCE], order=60)
+register_nav("ingest.index", _l("Imports"), [Role.FINANCE], order=59, group="money")
 
 FINANCE = (Role.FINANCE,)
 SHOWN_REJECTIONS = 1000

@@ -32,9 +32,9 @@ bp = Blueprint("payouts", __name__)
 FINANCE = (Role.FINANCE,)
 STAFF_VIEW = (Role.FINANCE, Role.CHANNEL_MANAGER, Role.ADMIN)
 
-register_nav("payouts.index", _l("Payouts"), [Role.FINANCE], order=70)
-register_nav("payouts.reconciliation_index", _l("Reconciliation"), [Role.FINANCE], order=71)
-register_nav("payouts.mine", _l("Payouts"), [Role.AGENCY_OWNER], order=70)
+register_nav("payouts.index", _l("Payouts"), [Role.FINANCE], order=70, group="payouts")
+register_nav("payouts.reconciliation_index", _l("Reconciliation"), [Role.FINANCE], order=71, group="payouts")
+register_nav("payouts.mine", _l("Payouts"), [Role.AGENCY_OWNER], order=70, group="money")
 
 
 def _period_or_404(period: str) -> str:

@@ -19,10 +19,10 @@ from portal.core.time import start_of_day_utc
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-register_nav("admin.users", _l("Users"), [Role.ADMIN], order=900)
-register_nav("admin.regions", _l("Regions"), [Role.ADMIN], order=910)
-register_nav("admin.audit", _l("Audit log"), [Role.ADMIN], order=920)
-register_nav("admin.outbox", _l("Outbox"), [Role.ADMIN], order=930)
+register_nav("admin.users", _l("Users"), [Role.ADMIN], order=900, group="admin")
+register_nav("admin.regions", _l("Regions"), [Role.ADMIN], order=910, group="admin")
+register_nav("admin.audit", _l("Audit log"), [Role.ADMIN], order=920, group="admin")
+register_nav("admin.outbox", _l("Outbox"), [Role.ADMIN], order=930, group="admin")
 
 PAGE_SIZE = 50
 

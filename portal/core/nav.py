@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
+
 from portal.core.models import Role
 
 
@@ -18,6 +20,30 @@ class NavItem:
     roles: frozenset
     order: int = 100
     icon: str = ""
+    group: str | None = None  # a key of NAV_GROUPS: shown in that menu instead of the top bar
+
+
+# The menus of the top bar. A role that sees a single item of a menu gets that item as a plain link.
+NAV_GROUPS: dict[str, tuple[object, int]] = {  # key -> (label, order)
+    "leads": (_l("Leads"), 300),
+    "money": (_l("Commissions"), 400),
+    "payouts": (_l("Payouts"), 450),
+    "enablement": (_l("Enablement"), 500),
+    "agency": (_l("My agency"), 600),
+    "admin": (_l("Administration"), 900),
+}
+
+
+@dataclass
+class NavGroup:
+    key: str
+    label: object
+    order: int
+    items: list[NavItem]
+
+    @property
+    def endpoints(self) -> set[str]:
+        return {item.endpoint for item in self.items}
 
 
 @dataclass(frozen=True)
@@ -32,10 +58,13 @@ NAV: list[NavItem] = []
 HOME_PANELS: list[HomePanel] = []
 
 
-def register_nav(endpoint: str, label, roles: Iterable[Role], order: int = 100, icon: str = "") -> None:
+def register_nav(endpoint: str, label, roles: Iterable[Role], order: int = 100, icon: str = "",
+                 group: str | None = None) -> None:
     if any(item.endpoint == endpoint for item in NAV):
         return
-    NAV.append(NavItem(endpoint, label, frozenset(roles), order, icon))
+    if group is not None and group not in NAV_GROUPS:
+        raise ValueError(f"unknown navigation group {group!r}")
+    NAV.append(NavItem(endpoint, label, frozenset(roles), order, icon, group))
     NAV.sort(key=lambda i: i.order)
 
 
@@ -46,10 +75,25 @@ def register_home_panel(template: str, roles: Iterable[Role], context=None, orde
     HOME_PANELS.sort(key=lambda p: p.order)
 
 
-def nav_for(user) -> list[NavItem]:
+def nav_for(user) -> list[NavItem | NavGroup]:
+    """The top bar of `user`: links and menus, in order; a menu with one item is that link."""
     if not getattr(user, "is_authenticated", False):
         return []
-    return [item for item in NAV if user.role in item.roles]
+    entries: list[NavItem | NavGroup] = []
+    groups: dict[str, NavGroup] = {}
+    for item in NAV:
+        if user.role not in item.roles:
+            continue
+        if item.group is None:
+            entries.append(item)
+            continue
+        if item.group not in groups:
+            label, order = NAV_GROUPS[item.group]
+            groups[item.group] = NavGroup(item.group, label, order, [])
+            entries.append(groups[item.group])
+        groups[item.group].items.append(item)
+    entries = [e.items[0] if isinstance(e, NavGroup) and len(e.items) == 1 else e for e in entries]
+    return sorted(entries, key=lambda e: e.order)
 
 
 def panels_for(user) -> list[tuple[HomePanel, dict]]:

@@ -71,13 +71,13 @@ bp = Blueprint("enablement", __name__)
 EDITORS = (Role.ADMIN, Role.CHANNEL_MANAGER)
 editors_required = roles_required(*EDITORS)
 
-register_nav("enablement.materials", _l("Materials"), AGENCY_ROLES, order=60)
-register_nav("enablement.training", _l("Training"), AGENCY_ROLES, order=61)
-register_nav("enablement.notices", _l("Notices"), AGENCY_ROLES, order=62)
-register_nav("enablement.complaints", _l("Complaints"), AGENCY_ROLES, order=63)
-register_nav("enablement.my_quality", _l("Service quality"), AGENCY_ROLES, order=64)
-register_nav("enablement.staff_home", _l("Enablement"), EDITORS, order=60)
-register_nav("enablement.quality", _l("Service quality"), EDITORS, order=61)
+register_nav("enablement.materials", _l("Materials"), AGENCY_ROLES, order=60, group="enablement")
+register_nav("enablement.training", _l("Training"), AGENCY_ROLES, order=61, group="enablement")
+register_nav("enablement.notices", _l("Notices"), AGENCY_ROLES, order=62, group="enablement")
+register_nav("enablement.complaints", _l("Complaints"), AGENCY_ROLES, order=63, group="enablement")
+register_nav("enablement.my_quality", _l("Service quality"), AGENCY_ROLES, order=64, group="enablement")
+register_nav("enablement.staff_home", _l("Materials, training and notices"), EDITORS, order=60, group="enablement")
+register_nav("enablement.quality", _l("Service quality"), EDITORS, order=61, group="enablement")
 
 
 def _problem(code: str) -> str:

@@ -82,11 +82,11 @@ STATUS_BADGES = {
     LeadStatus.EXPIRED: "text-bg-warning",
 }
 
-register_nav("leads.index", _l("Leads"), LIST_ROLES, order=300)
-register_nav("leads.queue", _l("Lead approvals"), DECIDERS, order=320)
-register_nav("leads.referrals", _l("Referrals"), (Role.ACCOUNT_MANAGER,), order=330)
-register_nav("leads.my_customers", _l("My customers"), (Role.ACCOUNT_MANAGER,), order=340)
-register_nav("leads.tokens", _l("API tokens"), TOKEN_ROLES, order=880)
+register_nav("leads.index", _l("Leads"), LIST_ROLES, order=300, group="leads")
+register_nav("leads.queue", _l("Lead approvals"), DECIDERS, order=320, group="leads")
+register_nav("leads.referrals", _l("Referrals"), (Role.ACCOUNT_MANAGER,), order=330, group="leads")
+register_nav("leads.my_customers", _l("My customers"), (Role.ACCOUNT_MANAGER,), order=340, group="leads")
+register_nav("leads.tokens", _l("API tokens"), TOKEN_ROLES, order=880, group="agency")
 
 
 @bp.record_once

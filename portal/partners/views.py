@@ -75,8 +75,8 @@ FIELD_LABELS = {
 
 register_nav("partners.applications", _l("Applications"), [Role.CHANNEL_MANAGER], order=200)
 register_nav("partners.agencies", _l("Agencies"), [Role.CHANNEL_MANAGER, Role.ADMIN, Role.FINANCE], order=210)
-register_nav("partners.my_agency", _l("My agency"), [Role.AGENCY_OWNER, Role.AGENCY_SALES], order=200)
-register_nav("partners.agency_users", _l("Users"), [Role.AGENCY_OWNER], order=210)
+register_nav("partners.my_agency", _l("My agency"), [Role.AGENCY_OWNER, Role.AGENCY_SALES], order=200, group="agency")
+register_nav("partners.agency_users", _l("Users"), [Role.AGENCY_OWNER], order=210, group="agency")
 
 
 def _pending_review_stmt(user):

@@ -434,7 +434,7 @@ def test_admin_creates_a_customer_with_a_valid_uscc_and_an_owner_for_named_accou
 )
 def test_navigation_entries(client, make, login, role, present, absent, en):
     login(make.user(role))
-    nav = client.get("/", headers=en).get_data(as_text=True).split('id="mainnav"')[1].split("</ul>")[0]
+    nav = client.get("/", headers=en).get_data(as_text=True).split('id="mainnav"')[1].split("</nav>")[0]
     for href in present:
         assert f'href="{href}"' in nav
     for href in absent:

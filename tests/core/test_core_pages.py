@@ -309,3 +309,21 @@ def test_admin_lists_the_enabled_users_of_one_role(client, make, login):
     html = client.get("/admin/users", query_string={"role": "finance"}).get_data(as_text=True)
     assert finance.email in html
     assert other.email not in html and disabled.email not in html
+
+
+def test_the_top_bar_groups_pages_in_menus(client, make, login):
+    """Agency owners get Catalog, Leads and three menus; a menu with a single entry is a plain link."""
+    from portal.core.nav import NavGroup, nav_for
+
+    owner = make.user(Role.AGENCY_OWNER)
+    entries = nav_for(owner)
+    menus = {e.key: [i.endpoint for i in e.items] for e in entries if isinstance(e, NavGroup)}
+    assert [e.endpoint for e in entries if not isinstance(e, NavGroup)][:2] == ["catalog.index", "leads.index"]
+    assert menus["money"] == ["commissions.statements", "commissions.disputes", "payouts.mine"]
+    assert menus["agency"] == ["partners.my_agency", "partners.agency_users", "leads.tokens"]
+    assert "enablement.training" in menus["enablement"]
+    channel = make.user(Role.CHANNEL_MANAGER)
+    assert "commissions.exceptions" in [e.endpoint for e in nav_for(channel) if not isinstance(e, NavGroup)]
+    login(owner)
+    html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'id="menu-money"' in html and 'data-bs-toggle="dropdown"' in html

@@ -29,6 +29,7 @@ def test_finance_uploads_previews_and_applies(page, live_server, sign_in, tmp_pa
     if page.locator("nav button[value=en]").count():
         page.click("nav button[value=en]")
         page.wait_for_load_state("networkidle")
+    page.click("nav #menu-money")  # the Commissions menu
     page.click("nav a[href='/imports']")
     assert page.url.endswith("/imports")
     page.select_option("select[name=kind]", "activations")
@@ -57,7 +58,7 @@ def test_finance_uploads_previews_and_applies(page, live_server, sign_in, tmp_pa
     assert page.locator("[data-count=rejected]").inner_text() == "1"
     screenshot(page, "ingest-3-applied")
 
-    page.click("a:has-text('Imports')")
+    page.click("main a:has-text('Imports')")
     assert page.locator("table tbody tr").first.locator("td").nth(3).inner_text() == "Applied"
     screenshot(page, "ingest-4-list")
 

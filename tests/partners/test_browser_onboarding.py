@@ -153,6 +153,7 @@ def test_apply_approve_sign_in_and_invite(page, live_server, tmp_path, lang):
     assert page.locator("[data-testid=agency-code]").inner_text() == code
     assert page.locator("[data-testid=agency-status]").inner_text() == text["active"]
     screenshot(page, f"partners-owner-agency-{lang}")
+    page.click("nav #menu-agency")  # the My agency menu
     page.click("nav a[href='/my-agency/users']")
     page.fill("form[data-testid=invite-form] input[name=name]", "王小明")
     page.fill("form[data-testid=invite-form] input[name=email]", sales_email)

@@ -163,6 +163,7 @@ def test_finance_approves_pays_reconciles_and_closes_and_the_agency_sees_its_pay
     # 5. the agency owner sees the payout, its status and reference
     page.context.clear_cookies()
     _sign_in(page, live_server, data["owner"], password=PASSWORD)
+    page.click("nav #menu-money")  # the 酬金 menu
     page.click("nav a:has-text('酬金付款')")
     page.wait_for_load_state("networkidle")
     history = page.locator("[data-testid=payout-history]").inner_text()
