@@ -129,11 +129,16 @@ def test_an_account_manager_with_named_customers_keeps_the_role(client, make, lo
     from portal.core import operations as core_ops
     from portal.core.models import Role as R
 
+    from flask_babel import force_locale
+
     owner = make.user(R.ACCOUNT_MANAGER)
     make.customer(tier=CustomerTier.A, account_manager=owner)
-    with pytest.raises(core_ops.OperationError, match="named"):
-        core_ops.change_role(owner, R.FINANCE)
-    with pytest.raises(core_ops.OperationError, match="named"):
+    with force_locale("en"):
+        with pytest.raises(core_ops.OperationError, match="owns 1 named"):
+            core_ops.change_role(owner, R.FINANCE)
+        with pytest.raises(core_ops.OperationError, match="owns 1 named"):
+            core_ops.set_enabled(owner, False)
+    with force_locale("zh_Hans_CN"), pytest.raises(core_ops.OperationError, match="重点"):
         core_ops.set_enabled(owner, False)
     free = make.user(R.ACCOUNT_MANAGER)
     make.customer(tier=CustomerTier.C, account_manager=free)  # C/D customers do not hold the role
