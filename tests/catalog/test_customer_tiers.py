@@ -126,10 +126,10 @@ def test_setting_a_named_tier_by_hand_needs_an_owner(make):
 def test_an_account_manager_with_named_customers_keeps_the_role(client, make, login):
     """Named (A/B) customers always have an owning account manager: the admin cannot change the
     owner's role or disable them until the customers have another owner."""
+    from flask_babel import force_locale
+
     from portal.core import operations as core_ops
     from portal.core.models import Role as R
-
-    from flask_babel import force_locale
 
     owner = make.user(R.ACCOUNT_MANAGER)
     make.customer(tier=CustomerTier.A, account_manager=owner)
