@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 21:51:17.891643
+Create Date: 2026-12-01 22:31:37.371376
 """
 from alembic import op
 import sqlalchemy as sa
@@ -760,7 +760,7 @@ def upgrade():
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_leads_account_manager_id'), ['account_manager_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_leads_agency_id'), ['agency_id'], unique=False)
+        batch_op.create_index('ix_leads_agency_id_id', ['agency_id', 'id'], unique=False)
         batch_op.create_index('ix_leads_agency_status', ['agency_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_product_id'), ['product_id'], unique=False)
@@ -1029,7 +1029,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_leads_product_id'))
         batch_op.drop_index(batch_op.f('ix_leads_customer_id'))
         batch_op.drop_index('ix_leads_agency_status')
-        batch_op.drop_index(batch_op.f('ix_leads_agency_id'))
+        batch_op.drop_index('ix_leads_agency_id_id')
         batch_op.drop_index(batch_op.f('ix_leads_account_manager_id'))
 
     op.drop_table('leads')
