@@ -350,8 +350,15 @@ def _mult(multiplier_u: int | None) -> str:
 
 
 def grade_label(grade: str | None) -> str:
-    labels = {"gold": _("gold"), "silver": _("silver"), "bronze": _("bronze")}
-    return labels.get(grade or "", grade or _("no grade"))
+    """The grade's name in the user's language (one translation, not a table of them: it is called
+    for every line of a statement)."""
+    if grade == "gold":
+        return _("gold")
+    if grade == "silver":
+        return _("silver")
+    if grade == "bronze":
+        return _("bronze")
+    return grade or _("no grade")
 
 
 def explain(line: Line) -> str:

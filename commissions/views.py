@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import orm as so
 from wtforms.fields.choices import SelectChoice
 
 from catalog.models import Product
@@ -83,6 +84,7 @@ OWNER = (Role.AGENCY_OWNER,)
 DISPUTE_READERS = (Role.FINANCE, Role.ADMIN, Role.AGENCY_OWNER)
 EXCEPTION_READERS = (Role.FINANCE, Role.ADMIN, Role.CHANNEL_MANAGER)
 PAGE = 100
+LINES_PAGE = 50  # lines of a statement per page (with filters and next/previous)
 
 register_nav("commissions.periods", _l("Periods"), FINANCE, order=60, group="money")
 register_nav("commissions.plans", _l("Plans"), FINANCE, order=61, group="money")
@@ -570,16 +572,19 @@ def _statement_page(row: Statement, staff: bool):
     if order:
         stmt = stmt.where(Line.order_id.contains(order, autoescape=True))
     page = max(request.args.get("page", 1, type=int), 1)
-    lines = db.session.scalars(stmt.order_by(Line.order_id, Line.component, Line.source_period, Line.id)
-                               .offset((page - 1) * PAGE).limit(PAGE + 1)).all()
-    more = len(lines) > PAGE
-    lines = lines[:PAGE]
+    lines = db.session.scalars(stmt.options(so.lazyload(Line.agency))  # the page knows its agency
+                               .order_by(Line.order_id, Line.component, Line.source_period, Line.id)
+                               .offset((page - 1) * LINES_PAGE).limit(LINES_PAGE + 1)).all()
+    more = len(lines) > LINES_PAGE
+    lines = lines[:LINES_PAGE]
     disputed = {d.line_id: d for d in db.session.scalars(sa.select(Dispute).where(
         Dispute.line_id.in_([ln.id for ln in lines])))}
     can_dispute = {ln.id for ln in lines if not staff and may_dispute(ln, row) and ln.id not in disputed}
+    component_names = {c: str(label) for c, label in COMPONENT_LABELS.items()}  # translated once, not per line
     return render_template("commissions/statement.html", **_ctx(
         statement=row, lines=lines, component=component, order=order, page=page, more=more, staff=staff,
-        disputed=disputed, can_dispute=can_dispute, components=list(Component), action=EmptyForm()))
+        disputed=disputed, can_dispute=can_dispute, components=list(Component), action=EmptyForm(),
+        component_names=component_names))
 
 
 @bp.route("/lines/<int:line_id>/dispute", methods=["GET", "POST"])
