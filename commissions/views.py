@@ -85,6 +85,7 @@ DISPUTE_READERS = (Role.FINANCE, Role.ADMIN, Role.AGENCY_OWNER)
 EXCEPTION_READERS = (Role.FINANCE, Role.ADMIN, Role.CHANNEL_MANAGER)
 PAGE = 100
 LINES_PAGE = 50  # lines of a statement per page (with filters and next/previous)
+STATUS_BADGE = {"draft": "secondary", "published": "info", "approved": "primary", "paid": "success"}
 
 register_nav("commissions.periods", _l("Periods"), FINANCE, order=60, group="money")
 register_nav("commissions.plans", _l("Plans"), FINANCE, order=61, group="money")
@@ -549,7 +550,11 @@ def statements():
     rows = db.session.scalars(sa.select(Statement).where(Statement.agency_id == current_user.agency_id,
                                                          Statement.status.in_(VISIBLE))
                               .order_by(Statement.period.desc())).all()
-    return render_template("commissions/statements.html", **_ctx(statements=rows, chart=_chart(rows)))
+    # labels translated once per request, not once per row (an agency has a statement a month)
+    return render_template("commissions/statements.html", **_ctx(
+        statements=rows, chart=_chart(rows), status_names={k: str(v) for k, v in STATUS_LABELS.items()},
+        hold_names={k: str(v) for k, v in HOLD_LABELS.items()}, badge_class=STATUS_BADGE,
+        statement_url=url_for("commissions.statement", period="PERIOD").removesuffix("PERIOD")))
 
 
 @bp.route("/statements/<period>")
