@@ -237,12 +237,23 @@ def fresh_database(kind: str, pg_url: str, tmp: Path):
 
 
 def bench_database(kind: str, args, data: Path, months: list[str], tmp: Path) -> dict:
-    url, drop = fresh_database(kind, args.pg_url, tmp)
+    reuse = [u for u in (args.reuse or []) if u.startswith("sqlite" if kind == "sqlite" else "postgresql")]
+    if reuse:
+        url, drop = reuse[0], (lambda: None)
+        setup = {"setup": {"reused": url}}
+    else:
+        url, drop = fresh_database(kind, args.pg_url, ROOT / "instance" / "bench" if args.keep else tmp)
+        if args.keep:
+            print(f"[{kind}] database kept: {url}", flush=True)
+
+            def drop():
+                return None
     try:
-        print(f"[{kind}] set-up: reference data, activations, {len(months) - 1} earlier billing month(s) …",
-              flush=True)
-        setup = run_child("setup", {"url": url, "data": str(data), "months": months,
-                                    "bulk_activations": args.bulk_activations})
+        if not reuse:
+            print(f"[{kind}] set-up: reference data, activations, {len(months) - 1} earlier billing month(s) …",
+                  flush=True)
+            setup = run_child("setup", {"url": url, "data": str(data), "months": months,
+                                        "bulk_activations": args.bulk_activations})
         for name, info in setup["setup"].items():
             print(f"[{kind}]   {name}: {info}", flush=True)
         last = data / f"billing-{months[-1]}.csv"
@@ -289,6 +300,10 @@ def main(argv=None) -> int:
                         help="do not measure the PostgreSQL COPY floor (no server)")
     parser.add_argument("--import-activations", dest="bulk_activations", action="store_false",
                         help="set up the activations through `portal import` instead of a bulk load")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the databases (SQLite files in instance/bench/; prints their URLs)")
+    parser.add_argument("--reuse", action="append", default=None,
+                        help="a database URL kept by --keep: skip the set-up (repeat for both databases)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -28,6 +28,7 @@ import io
 import json
 import os
 import secrets
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -236,6 +237,8 @@ class _Stage:
         self.classified = f"ingest_cls_{suffix}"
         self.raw = f"ingest_raw_{suffix}"
         self.columns = [c for c, _t in _STAGE_COLUMNS[kind]]
+        self.periods: list[str] | None = None  # billing: the periods of the staged rows, when known
+        self.counted: dict[str, int] = {}
 
     def sql(self, text: str, params: dict | None = None):
         if not _TIMINGS:
@@ -292,12 +295,13 @@ class _Stage:
             cursor.close()
 
     def fast_billing_load(self, stream, rejections: _Rejections, report) -> int | None:
-        """PostgreSQL, billing CSV: the file's bytes go straight into `COPY … (FORMAT csv)` and are
-        checked and converted in SQL, with no Python work per row. Returns the rows read, or None
-        when the file needs the careful row-by-row path (quoted fields, a structural error such
-        as a wrong field count or a blank line, bad UTF-8 …): then nothing of it was kept."""
-        import psycopg
-
+        """Billing CSV without quotes: the rows go into a raw text table with no Python work per
+        row — PostgreSQL: the file's bytes into `COPY … (FORMAT csv)`; SQLite: `executemany` of what
+        csv reads, in one transaction — and are checked and converted there in one set-based pass
+        (`billing_checked`). Only the rows SQL finds wrong are checked again in Python, for the
+        precise reason. Returns the rows read, or None when the file needs the careful row-by-row
+        path (quoted fields, a structural error such as a wrong field count or a blank line, bad
+        UTF-8 …): then nothing of it was kept."""
         stream.seek(0, 2)
         size = stream.tell() or 1
         stream.seek(0)
@@ -311,12 +315,51 @@ class _Stage:
             parsing._check_header(header, parsing.BILLING_COLUMNS)
         except (UnicodeDecodeError, StopIteration, parsing.IngestFileError, csv.Error):
             return None
+        copy_started = time.perf_counter()
+        if not (self._copy_raw(stream, size, report) if self.pg else self._insert_raw(stream, size, report)):
+            return None
+        if _TIMINGS:
+            _TIMINGS_LOG.append(("load raw file", round(time.perf_counter() - copy_started, 3)))
+        read = int(self.sql(f"SELECT count(*) FROM {self.raw}").scalar())
+        line = "line" if self.pg else "n + 1"  # SQLite: the rowid, 1 for the first row after the header
+        self.sql(f"DROP TABLE {self.stage}")
+        self.sql(f"CREATE TEMP TABLE {self.stage} AS {self.billing_checked(line)}", self.check_params)
+        staged = int(self.sql(f"SELECT count(*) FROM {self.stage}").scalar())
+        if staged == read:  # (rows Python accepts after all may have other periods)
+            self.periods = [v for k, v in self.check_params.items() if k.startswith("period_")]
+        if staged == read:
+            report(70, None)
+            return read
+        # The few rows SQL finds wrong get Python's precise reason (or, when only Python's wider
+        # notion of white space makes them good, are staged as Python reads them).
+        late = []
+        result = self.conn.execute(sa.text(
+            f"SELECT {line} AS line, order_id, period, billed, paid FROM {self.raw} "
+            f"WHERE {line} NOT IN (SELECT line FROM {self.stage}) ORDER BY 1"
+        ).execution_options(stream_results=True, yield_per=5000))
+        for line_no, *fields in result:
+            fields = ["" if f is None else f for f in fields]
+            row = parsing.check_billing(fields)
+            if isinstance(row, parsing.Rejection):
+                rejections.add(line_no, fields[0].strip()[:64], row.code, row.params)
+            else:
+                late.append((line_no, *row))
+        if late:
+            with self.writer() as write:
+                for row in late:
+                    write(row)
+        report(70, None)
+        return read
+
+    def _copy_raw(self, stream, size: int, report) -> bool:
+        """PostgreSQL: the rest of the file's bytes into the raw table by COPY (FORMAT csv)."""
+        import psycopg
+
         raw = self.conn.connection.driver_connection
         raw.execute("SAVEPOINT ingest_fast_path")  # on the driver: the COPY's failure is the driver's
         try:
             self.sql(f"CREATE TEMP TABLE {self.raw} (line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
                      "order_id text, period text, billed text, paid text)")
-            copy_started = time.perf_counter()
             with raw.cursor() as cursor, \
                     cursor.copy(f"COPY {self.raw} (order_id, period, billed, paid) FROM STDIN (FORMAT csv)") as copy:
                 while chunk := stream.read(1 << 20):
@@ -327,43 +370,84 @@ class _Stage:
         except (_NoFastPath, psycopg.Error):
             raw.execute("ROLLBACK TO SAVEPOINT ingest_fast_path")
             raw.execute("RELEASE SAVEPOINT ingest_fast_path")
-            return None
+            return False
         raw.execute("RELEASE SAVEPOINT ingest_fast_path")
-        if _TIMINGS:
-            _TIMINGS_LOG.append(("COPY raw file", round(time.perf_counter() - copy_started, 3)))
-        amount, period = parsing.AMOUNT_PATTERN, parsing.PERIOD_PATTERN
-        valid = (f"CASE WHEN o <> '' AND length(o) <= {parsing.MAX_ORDER_ID} AND p ~ '^{period}$' "
-                 f"AND b ~ '^{amount}$' AND pd ~ '^{amount}$' THEN pd::numeric <= b::numeric ELSE false END")
-        trimmed = f"SELECT line, btrim(order_id) o, btrim(period) p, btrim(billed) b, btrim(paid) pd FROM {self.raw}"
-        staged = self.sql(f"""INSERT INTO {self.stage} (line, order_id, period, billed_fen, paid_fen)
-            SELECT line, o, p, (b::numeric * 100)::bigint, (pd::numeric * 100)::bigint
-            FROM ({trimmed}) r WHERE {valid}""").rowcount
-        read = int(self.sql(f"SELECT count(*) FROM {self.raw}").scalar())
-        if staged == read:
-            report(70, None)
-            return read
-        # The few rows SQL finds wrong get Python's precise reason (or, when only Python's wider
-        # notion of white space makes them good, are staged as Python reads them).
-        late = []
-        check = (f"CASE WHEN btrim(order_id) <> '' AND length(btrim(order_id)) <= {parsing.MAX_ORDER_ID} "
-                 f"AND btrim(period) ~ '^{period}$' AND btrim(billed) ~ '^{amount}$' "
-                 f"AND btrim(paid) ~ '^{amount}$' THEN btrim(paid)::numeric <= btrim(billed)::numeric ELSE false END")
-        result = self.conn.execute(sa.text(
-            f"SELECT line, order_id, period, billed, paid FROM {self.raw} WHERE NOT ({check}) ORDER BY line"
-        ).execution_options(stream_results=True, yield_per=5000))
-        for line, *fields in result:
-            fields = ["" if f is None else f for f in fields]
-            row = parsing.check_billing(fields)
-            if isinstance(row, parsing.Rejection):
-                rejections.add(line, fields[0].strip()[:64], row.code, row.params)
-            else:
-                late.append((line, *row))
-        if late:
-            with self.writer() as write:
-                for row in late:
-                    write(row)
-        report(70, None)
-        return read
+        return True
+
+    def _insert_raw(self, stream, size: int, report) -> bool:
+        """SQLite: the rest of the file as csv reads it, straight into `executemany` (its rowid is the
+        line number less one). Any row that is not exactly four fields (a blank line, a wrong field
+        count), a quote, bad UTF-8 or a csv error: False, and the raw table is dropped."""
+
+        class Chunks(io.RawIOBase):
+            def readable(self):
+                return True
+
+            def readinto(self, buffer):
+                chunk = stream.read(len(buffer))
+                if b'"' in chunk:
+                    raise _NoFastPath
+                buffer[:len(chunk)] = chunk
+                report(2 + 60 * stream.tell() / size, None)
+                return len(chunk)
+
+        self.sql(f"CREATE TEMP TABLE {self.raw} (n INTEGER PRIMARY KEY, order_id TEXT, period TEXT, billed TEXT, "
+                 "paid TEXT)")
+        text = io.TextIOWrapper(io.BufferedReader(Chunks(), 1 << 20), encoding="utf-8", newline="")
+        cursor = self.conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {self.raw} (order_id, period, billed, paid) VALUES (?, ?, ?, ?)",
+                               csv.reader(text))
+        except (_NoFastPath, UnicodeDecodeError, csv.Error, sqlite3.ProgrammingError):
+            cursor.close()
+            self.sql(f"DROP TABLE {self.raw}")
+            return False
+        cursor.close()
+        return True
+
+    def fen(self, x: str) -> str:
+        """A checked amount text (`amount_ok`) → integer fen, exactly int(Decimal(x) * 100): the
+        digits without the point, times 100, 10 or 1 for 0, 1 or 2 decimals."""
+        position = "strpos" if self.pg else "instr"
+        return (f"(CAST(replace({x}, '.', '') AS BIGINT) * CASE WHEN {position}({x}, '.') = 0 THEN 100 "
+                f"WHEN length({x}) - {position}({x}, '.') = 1 THEN 10 ELSE 1 END)")
+
+    def amount_ok(self, x: str) -> str:
+        """`x` fully matches AMOUNT_PATTERN (1–11 digits, then optionally a point and 1–2 digits):
+        PostgreSQL with one simple regular expression and the lengths (the counted one costs half as
+        much again), SQLite (which has none) with GLOB patterns."""
+        digits, decimals = parsing.AMOUNT_INTEGER_DIGITS, parsing.AMOUNT_DECIMALS
+        if self.pg:
+            return (f"({x} ~ '^[0-9]+(\\.[0-9]{{1,{decimals}}})?$' AND CASE strpos({x}, '.') WHEN 0 "
+                    f"THEN length({x}) <= {digits} ELSE strpos({x}, '.') <= {digits + 1} END)")
+        fractions = " OR ".join(f"{x} GLOB '[0-9]*.{'[0-9]' * n}'" for n in range(1, decimals + 1))
+        return (f"(({x} GLOB '[0-9]*' AND {x} NOT GLOB '*[^0-9]*' AND length({x}) <= {digits}) OR "
+                f"({x} NOT GLOB '*[^0-9.]*' AND ({fractions}) AND {x} NOT GLOB '*.*.*' "
+                f"AND instr({x}, '.') <= {digits + 1}))")
+
+    def billing_checked(self, line: str) -> str:
+        """The rows of the raw table that pass `parsing.check_billing` as they are, converted — the
+        SQL form of it, without white space handling: a field with white space around it (which
+        Python strips) is left to Python, like every row this finds wrong. The period is one of the
+        file's distinct period texts that match PERIOD_PATTERN (checked in Python, bound by
+        `check_params`); the amounts are checked and converted once each (the subquery is not
+        flattened), then paid ≤ billed."""
+        periods = [value for (value,) in self.sql(f"SELECT DISTINCT period FROM {self.raw} LIMIT 10001")]
+        valid_periods = [v for v in periods if v is not None and parsing._PERIOD_RE.fullmatch(v)]
+        self.check_params = {f"period_{i}": value for i, value in enumerate(valid_periods)}
+        if len(periods) > 10_000:  # not a billing file of a few months: every row to Python
+            period_ok = "1 = 0"
+            self.check_params = {}
+        else:
+            period_ok = f"period IN ({', '.join(':' + k for k in self.check_params) or 'NULL'})"
+        self.check_params["ws"] = parsing.WHITESPACE
+        trim, fence = ("btrim", "OFFSET 0") if self.pg else ("trim", "LIMIT -1")
+        amounts = (f"SELECT {line} AS line, order_id, period, "
+                   f"CASE WHEN {self.amount_ok('billed')} THEN {self.fen('billed')} END AS billed_fen, "
+                   f"CASE WHEN {self.amount_ok('paid')} THEN {self.fen('paid')} END AS paid_fen FROM {self.raw}")
+        return (f"SELECT line, order_id, period, billed_fen, paid_fen FROM ({amounts} {fence}) r "
+                f"WHERE order_id <> '' AND length(order_id) <= {parsing.MAX_ORDER_ID} "
+                f"AND {trim}(order_id, :ws) = order_id AND {period_ok} AND paid_fen <= billed_fen")
 
     def nse(self, a: str, b: str) -> str:
         """Null-safe equality."""
@@ -394,30 +478,47 @@ class _Stage:
                 LEFT JOIN {self.dups} d ON d.order_id = s.order_id
                 LEFT JOIN activations a ON a.order_id = s.order_id""")
         else:
+            # the file's months (the fast path knows a superset of them already)
+            found = self.periods if self.periods is not None else \
+                [value for (value,) in self.sql(f"SELECT DISTINCT period FROM {self.stage}")]
+            # a file of one month: first the orders that occur twice (a lighter grouping, usually none),
+            # then the details of those only
+            repeated = (f"WHERE order_id IN (SELECT order_id FROM {self.stage} GROUP BY order_id HAVING COUNT(*) > 1)"
+                        if len(found) <= 1 else "")
             self.sql(f"""CREATE TEMP TABLE {self.dups} AS
                 SELECT order_id, period, MIN(line) AS first_line,
                   CASE WHEN MIN(billed_fen) <> MAX(billed_fen) OR MIN(paid_fen) <> MAX(paid_fen) THEN 2 ELSE 1 END
                     AS variants
-                FROM {self.stage} GROUP BY order_id, period HAVING COUNT(*) > 1""")
+                FROM {self.stage} {repeated} GROUP BY order_id, period HAVING COUNT(*) > 1""")
             month = "to_char(a.activation_date, 'YYYY-MM')" if self.pg else "substr(a.activation_date, 1, 7)"
+            # the stored billing of the file's months only (a new month: none, and no scan of the others)
+            params = {f"period_{i}": value for i, value in enumerate(found)}
+            periods = ", ".join(f":{name}" for name in params) or "NULL"
+            # no duplicates (the usual file): no join with the empty table (the planner would hash the
+            # whole stage to probe it)
+            dups = self.sql(f"SELECT 1 FROM {self.dups} LIMIT 1").first() is not None
+            dup_cases = ("""WHEN d.variants > 1 THEN 'duplicate_conflict'
+                       WHEN d.order_id IS NOT NULL AND s.line <> d.first_line THEN 'dup_same'""" if dups else "")
+            dup_join = f"LEFT JOIN {self.dups} d ON d.order_id = s.order_id AND d.period = s.period" if dups else ""
             self.sql(f"""CREATE TEMP TABLE {self.classified} AS
-                SELECT s.line, s.order_id, s.period, s.billed_fen, s.paid_fen, b.id AS target_id,
-                  CASE WHEN d.variants > 1 THEN 'duplicate_conflict'
-                       WHEN d.order_id IS NOT NULL AND s.line <> d.first_line THEN 'dup_same'
+                SELECT s.line, s.order_id, s.period, s.billed_fen, s.paid_fen,
+                  CASE {dup_cases}
                        WHEN a.id IS NULL THEN 'unknown_order'
                        WHEN s.period < {month} THEN 'before_activation'
-                       WHEN b.id IS NULL THEN 'insert'
+                       WHEN b.order_id IS NULL THEN 'insert'
                        WHEN b.billed_fen <> s.billed_fen THEN 'billed_changed'
                        WHEN b.paid_fen = s.paid_fen THEN 'unchanged'
                        ELSE 'update' END AS verdict
                 FROM {self.stage} s
-                LEFT JOIN {self.dups} d ON d.order_id = s.order_id AND d.period = s.period
+                {dup_join}
                 LEFT JOIN activations a ON a.order_id = s.order_id
-                LEFT JOIN billing_records b ON b.order_id = s.order_id AND b.period = s.period""")
+                LEFT JOIN billing_records b ON b.order_id = s.order_id AND b.period = s.period
+                     AND b.period IN ({periods})""", params)
 
     def counts(self) -> dict[str, int]:
         rows = self.sql(f"SELECT verdict, COUNT(*) FROM {self.classified} GROUP BY verdict").all()
-        return {verdict: int(n) for verdict, n in rows}
+        self.counted = {verdict: int(n) for verdict, n in rows}
+        return dict(self.counted)
 
     def _stream(self, text: str):
         """Rows of a query, fetched in batches (a server-side cursor on PostgreSQL)."""
@@ -461,7 +562,7 @@ class _Stage:
             for line, order_id, verdict, period, billed, stored_billed, month_value in self._stream(
                     f"""SELECT c.line, c.order_id, c.verdict, c.period, c.billed_fen, b.billed_fen, {month}
                 FROM {self.classified} c
-                LEFT JOIN billing_records b ON b.id = c.target_id
+                LEFT JOIN billing_records b ON b.period = c.period AND b.order_id = c.order_id
                 LEFT JOIN activations a ON a.order_id = c.order_id
                 WHERE {others}"""):
                 params: dict[str, Any] = {"order_id": order_id, "period": period}
@@ -495,13 +596,16 @@ class _Stage:
                     termination_date = c.termination_date, updated_at = :now
                 FROM {c} c WHERE c.verdict = 'update' AND activations.id = c.target_id""", {"now": now}).rowcount
         else:
+            # in the file's order: when it is sorted by order, as BOSS extracts are, the unique index is
+            # filled in order — much faster than in the order of a hash join
             inserted = self.sql(f"""INSERT INTO billing_records (order_id, period, billed_fen, paid_fen,
                     created_at, updated_at)
-                SELECT order_id, period, billed_fen, paid_fen, :now, :now FROM {c} WHERE verdict = 'insert'""",
-                                {"now": now}).rowcount
-            updated = self.sql(f"""UPDATE billing_records SET paid_fen = c.paid_fen, updated_at = :now
-                FROM {c} c WHERE c.verdict = 'update' AND billing_records.id = c.target_id""",
-                               {"now": now}).rowcount
+                SELECT order_id, period, billed_fen, paid_fen, :now, :now FROM {c} WHERE verdict = 'insert'
+                ORDER BY line""", {"now": now}).rowcount
+            updated = 0 if not self.counted.get("update") else self.sql(
+                f"""UPDATE billing_records SET paid_fen = c.paid_fen, updated_at = :now
+                FROM {c} c WHERE c.verdict = 'update' AND billing_records.period = c.period
+                  AND billing_records.order_id = c.order_id""", {"now": now}).rowcount
         return inserted, updated
 
 
@@ -549,7 +653,7 @@ def import_rows(run: ImportRun, rows: Callable[[], Iterable[tuple[int, list[str]
         stage = _Stage(kind)
         stage.create()
         fast = None
-        if csv_stream is not None and stage.pg and kind == ImportKind.BILLING:
+        if csv_stream is not None and kind == ImportKind.BILLING:
             fast = stage.fast_billing_load(csv_stream, rejections, report)
         if fast is not None:
             read = fast
@@ -559,7 +663,8 @@ def import_rows(run: ImportRun, rows: Callable[[], Iterable[tuple[int, list[str]
         stage.classify()
         counts = stage.counts()
         parse_rejected = rejections.count
-        stage.rejected_rows(rejections)
+        if any(v not in ACCEPT_VERDICTS for v in counts):
+            stage.rejected_rows(rejections)
         rejections.count = parse_rejected + sum(n for v, n in counts.items() if v not in ACCEPT_VERDICTS)
         report(92, None)
         refused_reason = None

@@ -231,7 +231,13 @@ def _iter_xlsx(stream, expected, on_progress):
 # ASCII digits only (Python's \d would accept other scripts' digits). The same patterns are used
 # in SQL by the PostgreSQL fast path (operations._Stage.fast_billing_load).
 # At most 11 integer digits: below MAX_YUAN (10^11 yuan), the bound the slow path enforces too.
-AMOUNT_PATTERN = r"[0-9]{1,11}(\.[0-9]{1,2})?"
+# The characters str.strip() removes (str.isspace): set-based checks in SQL, whose trim removes only
+# spaces, treat a text that begins or ends with one of the others as wrong and leave it to Python.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+              "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+AMOUNT_INTEGER_DIGITS = 11
+AMOUNT_DECIMALS = 2
+AMOUNT_PATTERN = rf"[0-9]{{1,{AMOUNT_INTEGER_DIGITS}}}(\.[0-9]{{1,{AMOUNT_DECIMALS}}})?"
 PERIOD_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])"
 _AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 _PERIOD_RE = re.compile(PERIOD_PATTERN)

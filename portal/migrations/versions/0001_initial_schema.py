@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 22:31:37.371376
+Create Date: 2026-12-01 22:50:41.857648
 """
 from alembic import op
 import sqlalchemy as sa
@@ -47,17 +47,16 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_activations_uscc'), ['uscc'], unique=False)
 
     op.create_table('billing_records',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('order_id', sa.String(length=64), nullable=False),
     sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('order_id', sa.String(length=64), nullable=False),
     sa.Column('billed_fen', sa.BigInteger(), nullable=False),
     sa.Column('paid_fen', sa.BigInteger(), nullable=False),
     sa.Column('created_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', portal.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('billed_fen >= 0', name=op.f('ck_billing_records_billed_nonneg')),
     sa.CheckConstraint('paid_fen >= 0', name=op.f('ck_billing_records_paid_nonneg')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_records')),
-    sa.UniqueConstraint('period', 'order_id', name='uq_billing_records_period_order')
+    sa.PrimaryKeyConstraint('period', 'order_id', name='pk_billing_records'),
+    sqlite_with_rowid=False
     )
     op.create_table('commission_multipliers',
     sa.Column('id', sa.Integer(), nullable=False),
