@@ -1,14 +1,20 @@
 """Benchmark of the period run (issue 6 targets: ≤ 10 s on PostgreSQL and ≤ 4× the floor).
 
-    python bench/commissions.py --size tiny|provincial [--db sqlite|postgresql|both] [--close] [--no-ingest]
+    python bench/commissions.py --size tiny|provincial [--db sqlite|postgresql|both] [--runs N] [--close]
+                                [--no-ingest] [--keep] [--reuse URL]
 
 For each database: a fresh database gets the generated data of bench/generate.py (agencies,
 products, activations, three months of billing) loaded in bulk, and the demo plan
 (commissions/data/demo_plan.toml). Attribution of every activation is timed on its own, the first
 two periods are run (set-up), then the last period is run and run again (the figures), next to the
-floor measured in the same process: one set-based INSERT … SELECT computing that period's share
-lines alone. `--close` publishes and closes the earlier periods first, so the run also looks for
-late lines of closed periods. Unless `--no-ingest`, bench/ingest.py (the billing import) runs too.
+floor measured in the same process just before: one set-based INSERT … SELECT computing that
+period's share lines alone. `--runs N` repeats floor, run and re-run N times (the period's lines
+are deleted and the table vacuumed in between, not timed) and reports medians, with the load
+average at each iteration. The re-run is checked to give exactly the first run's lines and
+statements (a grouped comparison in SQL). `--close` runs, publishes and closes every month from
+the first one with data up to the one before the last (periods close in calendar order), so the
+measured run also looks for late lines of closed periods; the close guards of other features
+are not applied there. Unless `--no-ingest`, bench/ingest.py (the billing import) runs too.
 Prints a table and writes JSON (default instance/bench/commissions-<size>.json).
 """
 
@@ -178,7 +184,7 @@ def ledger_floor_seconds(db, period: str) -> float:
     db.session.execute(sa.text(
         "INSERT INTO bench_floor_ledger (" + ("" if pg else "id, ") + "period, source_period, agency_id, order_id, "
         "component, accrual_date, basis_fen, rate_u, multiplier_u, rule_version, amount_fen, computed) SELECT "
-        + ("" if pg else "b.id, ") + "CAST(:p AS VARCHAR(7)), b.period, t.agency_id, b.order_id, 'share', a.activation_date, b.paid_fen, "
+        + ("" if pg else "t.activation_id, ") + "CAST(:p AS VARCHAR(7)), b.period, t.agency_id, b.order_id, 'share', a.activation_date, b.paid_fen, "
         "r.share_rate_u, 10000, r.version, (b.paid_fen * r.share_rate_u * 10000 + 5000000000) / 10000000000, :t"
         + FLOOR_SELECT), {"p": period, "t": True})
     db.session.commit()
@@ -238,69 +244,165 @@ def bench_database(kind: str, args, data: Path, months: list[str], tmp: Path) ->
         drop()
 
 
+SNAPSHOT_COLUMNS = ("period, source_period, agency_id, order_id, component, accrual_date, basis_fen, rate_u, "
+                    "quantity, unit_fen, multiplier_u, grade, rule_version, month_index, amount_fen, prior_fen, "
+                    "computed")
+STATEMENT_COLUMNS = ("period, agency_id, opening_fen, earned_fen, available_fen, payable_fen, carried_fen, "
+                     "hold_reason, status, line_count")
+
+
+def _snapshot(db, period: str) -> None:
+    """Copy the period's lines and statements (without ids) into bench tables, to compare a re-run."""
+    import sqlalchemy as sa
+
+    for name, table, cols in (("bench_snap_lines", "commission_lines", SNAPSHOT_COLUMNS),
+                              ("bench_snap_statements", "commission_statements", STATEMENT_COLUMNS)):
+        db.session.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        db.session.execute(sa.text(f"CREATE TABLE {name} AS SELECT {cols} FROM {table} WHERE period = :p"),
+                           {"p": period})
+    db.session.commit()
+
+
+def _same_as_snapshot(db, period: str) -> bool:
+    """Every line and statement of the period equal to the snapshot, as multisets (one grouped
+    comparison per table, in SQL: a provincial period does not go through Python)."""
+    import sqlalchemy as sa
+
+    same = True
+    for name, table, cols in (("bench_snap_lines", "commission_lines", SNAPSHOT_COLUMNS),
+                              ("bench_snap_statements", "commission_statements", STATEMENT_COLUMNS)):
+        differing = db.session.scalar(sa.text(f"""SELECT COUNT(*) FROM (SELECT {cols}, SUM(side) AS d FROM (
+            SELECT {cols}, 1 AS side FROM {name} UNION ALL SELECT {cols}, -1 AS side FROM {table} WHERE period = :p
+            ) u GROUP BY {cols} HAVING SUM(side) <> 0) x"""), {"p": period})
+        same = same and not differing
+        db.session.execute(sa.text(f"DROP TABLE {name}"))
+    db.session.commit()
+    return same
+
+
+def _forget_run(db, kind: str, period: str) -> None:
+    """Between measured iterations (not timed): the period's lines and statements removed, the
+    table vacuumed, so that the next run is a first run again."""
+    import sqlalchemy as sa
+
+    db.session.execute(sa.text("DELETE FROM commission_lines WHERE period = :p"), {"p": period})
+    db.session.execute(sa.text("DELETE FROM commission_statements WHERE period = :p"), {"p": period})
+    db.session.commit()
+    if kind == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE commission_lines"))
+            conn.execute(sa.text("CHECKPOINT"))
+
+
+def _setup_periods(kind, args, db, months, reused: bool) -> None:
+    """The periods before the measured one. With --close: every month from the first one holding
+    data (periods close in calendar order) is run, published and closed, so the measured run also
+    looks for late lines of closed periods."""
+    import sqlalchemy as sa
+
+    from commissions.calculation import next_period
+    from commissions.engine import run_period
+    from commissions.periods import CLOSE_GUARDS, close_period, earliest_data_period, last_closed_period
+    from commissions.statements import publish_period
+
+    periods = list(months[:-1])
+    if args.close:
+        first = earliest_data_period(months[-1]) or months[0]
+        periods = [first]
+        while periods[-1] < months[-2]:
+            periods.append(next_period(periods[-1]))
+    for period in periods:
+        last = last_closed_period()
+        done = db.session.scalar(sa.text("SELECT count(*) FROM commission_periods WHERE period = :p "
+                                         "AND last_run_at IS NOT NULL"), {"p": period})
+        if (last is not None and period <= last) or (reused and done and not args.close):
+            continue
+        result = run_period(period)
+        db.session.commit()
+        print(f"[{kind}] set-up run {period}: {result['lines']:,} lines in {result['seconds']} s", flush=True)
+        if args.close:
+            publish_period(period)
+            # the close guards of other features (payouts reconciliation) are not part of this benchmark
+            saved = list(CLOSE_GUARDS)
+            CLOSE_GUARDS.clear()
+            try:
+                close_period(period)
+            finally:
+                CLOSE_GUARDS.extend(saved)
+            db.session.commit()
+
+
 def _measure(kind, args, app, months, out, reused: bool) -> dict:
+    import statistics
+
     import sqlalchemy as sa
 
     from commissions.attribution import attribute_pending
-    from commissions.engine import ledger_snapshot, run_period
-    from commissions.periods import close_period
-    from commissions.statements import publish_period
+    from commissions.engine import run_period
     from portal.core.context import Actor, set_actor
     from portal.core.db import db
 
     with app.app_context():
         set_actor(Actor(user_id=None, label="bench"))
-        if True:
-            t = time.perf_counter()
-            counts = attribute_pending()
-            db.session.commit()
-            if kind == "postgresql":
-                with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    conn.execute(sa.text("ANALYZE commission_attributions"))
-            out["attribution"] = {"seconds": round(time.perf_counter() - t, 2), "counts": counts}
-            print(f"[{kind}] attribution of {sum(counts.values()):,} activations: {out['attribution']['seconds']} s "
-                  f"{counts}", flush=True)
-            for period in months[:-1]:
-                if reused and db.session.scalar(sa.text("SELECT count(*) FROM commission_periods WHERE period = :p "
-                                                        "AND last_run_at IS NOT NULL"), {"p": period}):
-                    continue
-                result = run_period(period)
-                db.session.commit()
-                print(f"[{kind}] set-up run {period}: {result['lines']:,} lines in {result['seconds']} s", flush=True)
-                if args.close:
-                    publish_period(period)
-                    close_period(period)
-                    db.session.commit()
-            last = months[-1]
+        t = time.perf_counter()
+        counts = attribute_pending()
+        db.session.commit()
+        if kind == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text("ANALYZE commission_attributions"))
+        out["attribution"] = {"seconds": round(time.perf_counter() - t, 2), "counts": counts}
+        print(f"[{kind}] attribution of {sum(counts.values()):,} activations: {out['attribution']['seconds']} s "
+              f"{counts}", flush=True)
+        _setup_periods(kind, args, db, months, reused)
+        last = months[-1]
+        iterations = []
+        for i in range(args.runs):
+            if i or db.session.scalar(sa.text("SELECT count(*) FROM commission_lines WHERE period = :p"),
+                                      {"p": last}):
+                _forget_run(db, kind, last)
+            load = os.getloadavg()[0]
             floor, floor_rows = floor_seconds(db, last)
-            print(f"[{kind}] floor (INSERT … SELECT of {floor_rows:,} share lines): {floor:.2f} s", flush=True)
             ledger_floor = ledger_floor_seconds(db, last)
-            print(f"[{kind}] the same into a ledger-shaped table (all columns, its indexes): {ledger_floor:.2f} s",
-                  flush=True)
             t = time.perf_counter()
             first = run_period(last)
             db.session.commit()
             first_s = time.perf_counter() - t
-            snap = ledger_snapshot(last) if args.size == "tiny" else None
+            _snapshot(db, last)
             t = time.perf_counter()
             second = run_period(last)
             db.session.commit()
             second_s = time.perf_counter() - t
-            identical = (first["lines"], first["total_fen"]) == (second["lines"], second["total_fen"])
-            if snap is not None:
-                identical = identical and snap == ledger_snapshot(last)
-            out.update({"period": last, "lines": first["lines"], "statements": first["statements"],
-                        "run_seconds": round(first_s, 2), "rerun_seconds": round(second_s, 2),
-                        "floor_seconds": round(floor, 2), "floor_rows": floor_rows,
-                        "ledger_floor_seconds": round(ledger_floor, 2),
-                        "ratio": round(max(first_s, second_s) / floor, 2) if floor else None,
-                        "identical": identical, "late_included": first["late"], "peak_rss_mb": round(_rss_mb()),
-                        "steps_run": first["steps"], "steps_rerun": second["steps"]})
-            print(f"[{kind}] steps of the run: {first['steps']}", flush=True)
-            print(f"[{kind}] run {last}: {first['lines']:,} lines, {first['statements']:,} statements in "
-                  f"{first_s:.2f} s; re-run {second_s:.2f} s; identical: {identical}", flush=True)
-            db.session.remove()
-            db.engine.dispose()
+            identical = _same_as_snapshot(db, last)
+            iterations.append({"load_1min": round(load, 2), "load_1min_after": round(os.getloadavg()[0], 2),
+                               "floor_seconds": round(floor, 2), "floor_rows": floor_rows,
+                               "ledger_floor_seconds": round(ledger_floor, 2), "run_seconds": round(first_s, 2),
+                               "rerun_seconds": round(second_s, 2), "run_ratio": round(first_s / floor, 2),
+                               "rerun_ratio": round(second_s / floor, 2), "identical": identical,
+                               "lines": first["lines"], "statements": first["statements"], "late": first["late"],
+                               "changed_on_rerun": second["steps"].get("changed"),
+                               "steps_run": first["steps"], "steps_rerun": second["steps"]})
+            print(f"[{kind}] {i + 1}/{args.runs} (load {load:.2f}): floor {floor:.2f} s ({floor_rows:,} share "
+                  f"lines), ledger-shaped floor {ledger_floor:.2f} s; run {last} {first_s:.2f} s "
+                  f"({first_s / floor:.2f}× floor), re-run {second_s:.2f} s ({second_s / floor:.2f}×); "
+                  f"{first['lines']:,} lines, {first['statements']:,} statements; identical: {identical}", flush=True)
+            print(f"[{kind}]   steps of the run: {first['steps']}", flush=True)
+            print(f"[{kind}]   steps of the re-run: {second['steps']}", flush=True)
+
+        def med(key):
+            return round(statistics.median(it[key] for it in iterations), 2)
+
+        out.update({"period": last, "runs": args.runs, "iterations": iterations,
+                    "lines": iterations[0]["lines"], "statements": iterations[0]["statements"],
+                    "late_included": iterations[0]["late"],
+                    "run_seconds": med("run_seconds"), "rerun_seconds": med("rerun_seconds"),
+                    "floor_seconds": med("floor_seconds"), "floor_rows": iterations[0]["floor_rows"],
+                    "ledger_floor_seconds": med("ledger_floor_seconds"),
+                    "run_ratio": med("run_ratio"), "rerun_ratio": med("rerun_ratio"),
+                    "ratio": round(statistics.median(max(it["run_ratio"], it["rerun_ratio"]) for it in iterations), 2),
+                    "load_1min": [it["load_1min"] for it in iterations],
+                    "identical": all(it["identical"] for it in iterations), "peak_rss_mb": round(_rss_mb())})
+        db.session.remove()
+        db.engine.dispose()
     return out
 
 
@@ -311,6 +413,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--close", action="store_true", help="close the earlier periods before the timed run")
+    parser.add_argument("--runs", type=int, default=1, help="measured iterations (medians are reported)")
     parser.add_argument("--no-ingest", dest="ingest", action="store_false", help="skip bench/ingest.py")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--keep", action="store_true",
@@ -340,14 +443,16 @@ def main(argv=None) -> int:
         results["ingest"] = {"returncode": proc.returncode, "output_tail": proc.stdout[-3000:],
                              "stderr_tail": proc.stderr[-2000:]}
     print()
-    print(f"period run ({args.size}): last period, run and re-run next to the floor (same process)")
-    print(f"{'database':<11} {'lines':>10} {'run s':>7} {'re-run s':>9} {'floor s':>8} {'× floor':>8} "
-          f"{'ledger floor s':>15} {'identical':>9}")
+    print(f"period run ({args.size}): last period, run and re-run next to the floor (same process), "
+          f"medians of {args.runs} run(s)")
+    print(f"{'database':<11} {'lines':>10} {'run s':>7} {'re-run s':>9} {'floor s':>8} {'run×':>6} {'re-run×':>8} "
+          f"{'ledger floor s':>15} {'load':>16} {'identical':>9}")
     ok = True
     for kind, r in results["databases"].items():
+        loads = "/".join(f"{x:.1f}" for x in r["load_1min"])
         print(f"{kind:<11} {r['lines']:>10,} {r['run_seconds']:>7.2f} {r['rerun_seconds']:>9.2f} "
-              f"{r['floor_seconds']:>8.2f} {r['ratio'] if r['ratio'] is not None else '-':>8} "
-              f"{r['ledger_floor_seconds']:>15.2f} {r['identical']!s:>9}")
+              f"{r['floor_seconds']:>8.2f} {r['run_ratio']:>6.2f} {r['rerun_ratio']:>8.2f} "
+              f"{r['ledger_floor_seconds']:>15.2f} {loads:>16} {r['identical']!s:>9}")
         ok = ok and r["identical"]
     out = args.json or ROOT / "instance" / "bench" / f"commissions-{args.size}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
