@@ -210,13 +210,22 @@ def attribute_pending(progress=None) -> dict:
     """Attribute every activation that has no attribution (and re-check open exceptions other
     than conflicts). Returns counts per kind."""
     Activation = _activations()
-    db.session.execute(sa.delete(Attribution).where(Attribution.kind == AttributionKind.EXCEPTION,
-                                                    Attribution.reason.in_(RECHECKED),
-                                                    Attribution.resolved_at.is_(None)))
-    # one anti-join finds the pending activations (a hash anti-join, not a probe per row) …
-    pending_ids = db.session.scalars(
-        sa.select(Activation.id).where(~sa.exists().where(Attribution.activation_id == Activation.id))
-        .order_by(Activation.id)).all()
+    rechecked = sorted(db.session.scalars(
+        sa.delete(Attribution).where(Attribution.kind == AttributionKind.EXCEPTION, Attribution.reason.in_(RECHECKED),
+                                     Attribution.resolved_at.is_(None)).returning(Attribution.activation_id)).all())
+    # An activation has at most one attribution (unique, a foreign key): when the activations
+    # outnumber the attributions by exactly the exceptions just deleted, those are all that is
+    # pending (two counts in one statement, one snapshot — a run with no new activation needs no
+    # anti-join over the whole table) …
+    activations, attributions = db.session.execute(sa.select(
+        sa.select(sa.func.count()).select_from(Activation).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(Attribution).scalar_subquery())).one()
+    if activations - attributions == len(rechecked):
+        pending_ids = rechecked
+    else:  # … otherwise one anti-join finds them (a hash anti-join, not a probe per row)
+        pending_ids = db.session.scalars(
+            sa.select(Activation.id).where(~sa.exists().where(Attribution.activation_id == Activation.id))
+            .order_by(Activation.id)).all()
     columns = (Activation.id, Activation.order_id, Activation.uscc, Activation.product_code, Activation.agent_code,
                Activation.activation_date)
     counts: dict[str, int] = defaultdict(int)
