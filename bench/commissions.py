@@ -184,7 +184,8 @@ def ledger_floor_seconds(db, period: str) -> float:
     db.session.execute(sa.text(
         "INSERT INTO bench_floor_ledger (" + ("" if pg else "id, ") + "period, source_period, agency_id, order_id, "
         "component, accrual_date, basis_fen, rate_u, multiplier_u, rule_version, amount_fen, computed) SELECT "
-        + ("" if pg else "t.activation_id, ") + "CAST(:p AS VARCHAR(7)), b.period, t.agency_id, b.order_id, 'share', a.activation_date, b.paid_fen, "
+        + ("" if pg else "t.activation_id, ") + "CAST(:p AS VARCHAR(7)), b.period, t.agency_id, b.order_id, 'share', "
+        "a.activation_date, b.paid_fen, "
         "r.share_rate_u, 10000, r.version, (b.paid_fen * r.share_rate_u * 10000 + 5000000000) / 10000000000, :t"
         + FLOOR_SELECT), {"p": period, "t": True})
     db.session.commit()

@@ -109,7 +109,8 @@ def bulk_load_activations(path: Path) -> None:
             SELECT order_id, uscc, customer_name, product_code, NULLIF(agent_code, ''), quantity::int,
               (monthly_fee::numeric * 100)::bigint, (one_time_fee::numeric * 100)::bigint,
               activated_at::timestamp AT TIME ZONE 'Asia/Shanghai', activated_at::timestamp::date,
-              NULLIF(terminated_at, '')::timestamp AT TIME ZONE 'Asia/Shanghai', NULLIF(terminated_at, '')::timestamp::date,
+              NULLIF(terminated_at, '')::timestamp AT TIME ZONE 'Asia/Shanghai',
+              NULLIF(terminated_at, '')::timestamp::date,
               now(), now() FROM bench_raw"""))
         conn.execute(sa.text("DROP TABLE bench_raw"))
         return
@@ -262,7 +263,8 @@ def bench_database(kind: str, args, data: Path, months: list[str], tmp: Path) ->
             result = run_child("measure", {"url": url, "file": str(last), "month": months[-1],
                                            "pg_url": args.pg_url if args.with_pg_copy else None})
             imp = result["import"]
-            print(f"[{kind}] run {i + 1}: {imp['rows']:,} rows in {imp['seconds']:.2f} s = {imp['rows_per_s']:,} rows/s,"
+            print(f"[{kind}] run {i + 1}: {imp['rows']:,} rows in {imp['seconds']:.2f} s = "
+                  f"{imp['rows_per_s']:,} rows/s,"
                   f" peak RSS {imp['peak_rss_mb']:.0f} MB ({imp['status']}, inserted {imp['inserted']:,}); floors "
                   + ", ".join(f"{k} {v['rows_per_s']:,} rows/s" for k, v in result["floors"].items()), flush=True)
             runs.append(result)

@@ -272,7 +272,7 @@ def wrk(url: str, script: str, connections: int, duration: int, headers: dict, e
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", path]
     for key, value in headers.items():
         cmd += ["-H", f"{key}: {value}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, env=env, check=True).stdout
     os.unlink(path)
     return json.loads(out.split("JSON ", 1)[1].strip().splitlines()[0])
 
@@ -336,7 +336,8 @@ def main() -> int:
         wrk_env = dict(os.environ, PORTAL_LOAD_TOKEN=token)
         meter = CpuMeter(server.pid, db_env["DATABASE_URL"], name)
         for label, path, script, headers in targets:
-            check = requests.get(base + path, headers=headers, timeout=10, allow_redirects=False) if not script else None
+            check = (requests.get(base + path, headers=headers, timeout=10, allow_redirects=False)
+                     if not script else None)
             if check is not None and check.status_code != 200:
                 raise SystemExit(f"{path} answered {check.status_code} before the load")
             wrk(base + path, script, args.connections, 3, headers, wrk_env)  # warm-up
@@ -372,7 +373,8 @@ def main() -> int:
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
         (ROOT / "bench" / "results" / "load.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
                                                                 + "\n")
-        print("share of the floor's requests/s: " + ", ".join(f"{r['path']} {r['share_of_floor']:.2f}" for r in results))
+        print("share of the floor's requests/s: "
+              + ", ".join(f"{r['path']} {r['share_of_floor']:.2f}" for r in results))
         print("floor's CPU per request / the target's (workers + PostgreSQL; steadier on a busy machine): "
               + ", ".join(f"{r['path']} {r['cpu_share_of_floor']:.2f}" for r in results))
         print("share of the signed-in floor's requests/s: "

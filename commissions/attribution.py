@@ -143,7 +143,8 @@ class _Context:
 
     def protected_leads(self, customer_id, product_id, day: date, order_id: str):
         found = []
-        for lead_id, agency_id, approved_on, until, status, lead_order in self.sale_leads.get((customer_id, product_id), ()):
+        leads = self.sale_leads.get((customer_id, product_id), ())
+        for lead_id, agency_id, approved_on, until, status, lead_order in leads:
             if status == LeadStatus.WON and lead_order not in (None, order_id):
                 continue
             if approved_on <= day <= until:

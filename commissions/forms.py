@@ -20,7 +20,8 @@ class RuleForm(FlaskForm):
                                 validators=[InputRequired(), NumberRange(min=0, max=1)])
     share_rate = DecimalField(_l("Revenue share rate (0–1)"), places=6, default=0,
                               validators=[InputRequired(), NumberRange(min=0, max=1)])
-    share_months = IntegerField(_l("Revenue share months"), default=12, validators=[InputRequired(), NumberRange(min=0)])
+    share_months = IntegerField(_l("Revenue share months"), default=12,
+                                validators=[InputRequired(), NumberRange(min=0)])
     clawback_days = IntegerField(_l("Clawback days"), default=180, validators=[InputRequired(), NumberRange(min=0)])
     referral_bounty = DecimalField(_l("Referral bounty per order (¥)"), places=2, default=0,
                                    validators=[InputRequired(), NumberRange(min=0)])

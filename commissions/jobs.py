@@ -231,7 +231,8 @@ def run_job(job_id: int) -> None:
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
-        log.warning("job %s (%s) failed: %s", job_id, getattr(job, "kind", "?"), exc, exc_info=not isinstance(exc, JobError))
+        log.warning("job %s (%s) failed: %s", job_id, getattr(job, "kind", "?"), exc,
+                    exc_info=not isinstance(exc, JobError))
         job = db.session.get(Job, job_id)
         job.status = JobStatus.FAILED
         job.progress = max(job.progress or 0, progress.last_percent)

@@ -44,7 +44,8 @@ def earnings_preview(product, agency, on_date: date) -> dict | None:
         return int(round_fen(Decimal(amount_fen) * multiplier))
 
     answer = {"rule": rule.version, "grade": grade_value,
-              "lines": [(_("Grade multiplier"), f"× {multiplier.quantize(Decimal('0.01'))} ({grade_label(grade_value)})")]}
+              "lines": [(_("Grade multiplier"),
+                         f"× {multiplier.quantize(Decimal('0.01'))} ({grade_label(grade_value)})")]}
     if rule.one_off_per_unit_fen:
         answer["one_off_fen"] = fen(rule.one_off_per_unit_fen)
     if rule.one_off_rate_u:

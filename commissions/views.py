@@ -417,7 +417,8 @@ def exceptions():
     for row in rows:
         if may_resolve(current_user, row):
             form = ResolveConflictForm(prefix=f"r{row.id}")
-            form.agency.choices = [SelectChoice(a.id, f"{a.code} · {a.name}") for a in (row.agency, row.candidate_agency) if a]
+            form.agency.choices = [SelectChoice(a.id, f"{a.code} · {a.name}")
+                                   for a in (row.agency, row.candidate_agency) if a]
             forms[row.id] = form
     return render_template("commissions/exceptions.html", **_ctx(rows=rows, forms=forms, action=EmptyForm()))
 

@@ -1,7 +1,7 @@
 """Imports every model module so that the metadata is complete (Alembic, create_all)."""
 
 import catalog.models  # noqa: F401
-import portal.core.models  # noqa: F401
+import portal.core.models
 import portal.partners.models  # noqa: F401
 
 OPTIONAL = [

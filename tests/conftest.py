@@ -26,6 +26,7 @@ from portal.app import create_app
 from portal.core.db import db
 from tests import factories
 
+
 class ConnectionBoundSession(FlaskSession):
     """Flask-SQLAlchemy's session picks the engine itself; in tests it must use our connection."""
 
@@ -212,5 +213,5 @@ def pytest_runtest_makereport(item, call):
             path = FAILURE_SHOTS / f"{safe}-{i}.png"
             page.screenshot(path=str(path), full_page=True)
             report.sections.append(("failure screenshot", f"{path} ({page.url})"))
-        except Exception as exc:  # noqa: BLE001 - a closed page must not hide the real failure
+        except Exception as exc:  # a closed page must not hide the real failure
             report.sections.append(("failure screenshot", f"not taken: {exc}"))

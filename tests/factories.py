@@ -14,8 +14,8 @@ from portal.core.models import AGENCY_ROLES, Region, Role
 from portal.core.validators import uscc_check_character
 from portal.partners.models import Agency, AgencyGrade, AgencyStatus, Grade
 
-PASSWORD = "correct-horse-battery"  # noqa: S105
-TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
+PASSWORD = "correct-horse-battery"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 _seq = itertools.count(1)
 
@@ -37,7 +37,8 @@ class Builder:
         existing = db.session.scalar(sa.select(Region).where(Region.code == code))
         if existing:
             return existing
-        region = Region(code=code, name_zh=kw.get("name_zh", f"区域{code}"), name_en=kw.get("name_en", f"Region {code}"))
+        region = Region(code=code, name_zh=kw.get("name_zh", f"区域{code}"),
+                        name_en=kw.get("name_en", f"Region {code}"))
         db.session.add(region)
         db.session.flush()
         return region
@@ -70,14 +71,13 @@ class Builder:
         if role == Role.CHANNEL_MANAGER and regions is None:
             regions = [self.region("GZ")]
         email = email or f"{role.value}{next_seq()}@example.test"
-        user = ops.create_user(
+        return ops.create_user(
             email, kw.pop("name", email.split("@")[0]), role, password,
             agency_id=agency.id if agency else None,
             region_ids=[r.id for r in regions or []],
             totp_secret=TOTP_SECRET if (totp if totp is not None else role.is_staff) else None,
             **kw,
         )
-        return user
 
     def product(self, code: str | None = None, scores=(1, 1, 1), status=ProductStatus.ACTIVE, **kw) -> Product:
         code = code or f"P-{next_seq()}"

@@ -14,7 +14,7 @@ from flask_migrate import downgrade, upgrade
 from portal.app import create_app
 from portal.config import PROJECT_ROOT
 from portal.core.db import db
-from tests.conftest import fresh_database, config_for_tests
+from tests.conftest import config_for_tests, fresh_database
 
 MIGRATIONS = PROJECT_ROOT / "portal" / "migrations"
 

@@ -56,7 +56,8 @@ def read_sources() -> Catalog:
             if not message.id:
                 continue
             existing = merged.get(message.id, message.context)
-            if existing is not None and existing.string and any(existing.string if isinstance(existing.string, tuple) else [existing.string]):
+            if existing is not None and existing.string and any(
+                    existing.string if isinstance(existing.string, tuple) else [existing.string]):
                 continue  # the first translation wins
             merged.add(message.id, message.string, context=message.context)
     return merged

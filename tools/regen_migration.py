@@ -35,7 +35,8 @@ def main() -> int:
                        DATABASE_URL=f"sqlite:///{tmp}/empty.sqlite3")
             env.pop("TEST_DATABASE_URL", None)
             try:
-                subprocess.run(
+                # a fixed argv: this venv's own `portal` command, no shell, no outside input
+                subprocess.run(  # noqa: S603
                     [str(Path(sys.executable).parent / "portal"), "db", "revision", "--autogenerate",
                      "--rev-id", "0001", "-m", "initial schema"],
                     check=True, env=env, cwd=ROOT,

@@ -105,7 +105,8 @@ class _Rejections:
 
     def add(self, line: int, order_id: str, code: str, params: dict) -> None:
         if self._spool is None:
-            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+            # the spool outlives this call (add() … __iter__); close(), in import_file's finally, closes it
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
         self._spool.write(json.dumps([int(line), order_id or "", code, params or {}], ensure_ascii=False,
                                      default=str))
         self._spool.write("\n")
@@ -188,10 +189,8 @@ def rejection_csv_chunks(run: ImportRun, english: bool = False, rows: int = 5_00
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(REJECTION_COLUMNS)
-    n = 0
-    for line, order_id, code, params in iter_rejections(run):
+    for n, (line, order_id, code, params) in enumerate(iter_rejections(run), start=1):
         writer.writerow([line, safe_cell(order_id), code, safe_cell(rejection_text(code, params, english=english))])
-        n += 1
         if n % rows == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -655,10 +654,7 @@ def import_rows(run: ImportRun, rows: Callable[[], Iterable[tuple[int, list[str]
         fast = None
         if csv_stream is not None and kind == ImportKind.BILLING:
             fast = stage.fast_billing_load(csv_stream, rejections, report)
-        if fast is not None:
-            read = fast
-        else:
-            read = _load_rows(stage, kind, rows(), rejections, products)
+        read = fast if fast is not None else _load_rows(stage, kind, rows(), rejections, products)
         report(82, None)
         stage.classify()
         counts = stage.counts()
@@ -864,11 +860,10 @@ def _job_import(job, params, progress, dry_run: bool):
     if run.status not in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
         raise ImportRefused("this import was already applied or discarded")
     run.job_id = job.id
-    try:
+    # an IngestFileError: the run is marked failed; the report page explains; nothing was applied
+    with contextlib.suppress(parsing.IngestFileError):
         import_file(run, stored_path(run), skip_bad=bool(params.get("skip_bad")), dry_run=dry_run,
                     expected_rejected=params.get("expected_rejected"), progress=progress)
-    except parsing.IngestFileError:
-        pass  # the run is marked failed; the report page explains; nothing was applied
     if run.status == ImportStatus.APPLIED:
         with contextlib.suppress(OSError, ImportRefused):
             stored_path(run).unlink()

@@ -405,7 +405,7 @@ def record_fields(record: Any, kind: str) -> list[str] | Rejection:
         value = record.get(column)
         if value is None:
             out.append("")
-        elif isinstance(value, bool) or isinstance(value, (int, Decimal)):
+        elif isinstance(value, (bool, int, Decimal)):
             out.append(str(value))
         else:
             out.append(str(value))

@@ -97,7 +97,8 @@ def reconcile_command(period: str):
     totals = result.totals
     click.echo(f"period {period}: lines {format_fen(totals['lines_fen'])}, earned {format_fen(totals['earned_fen'])}, "
                f"payable {format_fen(totals['payable_fen'])}, paid {format_fen(totals['paid_fen'])}, "
-               f"carried {format_fen(totals['carried_fen'])}; stripe checked: {'yes' if result.stripe_checked else 'no'}")
+               f"carried {format_fen(totals['carried_fen'])}; "
+               f"stripe checked: {'yes' if result.stripe_checked else 'no'}")
     for mismatch in result.mismatches:
         click.echo(f"  [{mismatch.kind}] {mismatch.message}")
     if result.mismatches:

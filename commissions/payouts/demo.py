@@ -114,5 +114,5 @@ def _recompute_held_periods() -> None:
                 run_period(period)
                 if published:
                     publish_period(period)
-    except Exception as exc:  # noqa: BLE001 - demo data must load even if the engine refuses
+    except Exception as exc:  # demo data must load even if the engine refuses
         log.warning("demo: periods not recomputed: %s", exc)

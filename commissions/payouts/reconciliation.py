@@ -237,7 +237,8 @@ def _stripe_vs_ours(result: Reconciliation, period: str, payouts, agencies) -> N
             continue
         if _int(transfer.get("amount")) != payout.amount_fen or transfer.get("destination") != payout.stripe_account_id:
             result.mismatches.append(Mismatch("stripe", _(
-                "Stripe transfer %(id)s is %(amount)s to %(destination)s; the portal recorded %(ours)s to %(our_dest)s.",
+                "Stripe transfer %(id)s is %(amount)s to %(destination)s; "
+                "the portal recorded %(ours)s to %(our_dest)s.",
                 id=tid, amount=format_fen(_int(transfer.get("amount"))), destination=transfer.get("destination"),
                 ours=format_fen(payout.amount_fen), our_dest=payout.stripe_account_id),
                 f"/payouts/{period}#payout-{payout.id}"))

@@ -28,7 +28,7 @@ from portal.core.security import (
 bp = Blueprint("auth", __name__)
 
 PENDING_KEY = "pending_2fa_user"
-ENROL_SECRET_KEY = "pending_totp_secret"
+ENROL_SECRET_KEY = "pending_totp_secret"  # noqa: S105 - the name of a session key, not a secret
 PENDING_MAX_AGE_S = 300  # the second step must follow the password within five minutes
 
 
@@ -80,7 +80,7 @@ def login():
             flash(_("This account may not sign in."), "danger")
         else:
             flash(_("Wrong e-mail or password."), "danger")
-    return render_template("core/login.html", form=form), (200 if request.method == "GET" else 200)
+    return render_template("core/login.html", form=form), 200
 
 
 def _pending_user() -> User | None:

@@ -156,7 +156,7 @@ def deliver_in_background(app) -> None:
         with app.app_context():
             try:
                 deliver_pending()
-            except Exception:  # noqa: BLE001 - a mail problem must never surface to users
+            except Exception:  # a mail problem must never surface to users
                 log.exception("background mail delivery failed")
             finally:
                 db.session.remove()

@@ -20,7 +20,7 @@ from portal.core.models import AGENCY_ROLES, STAFF_ROLES, Role
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
-TOKEN = "token"  # /api/v1: bearer tokens, checked by the API layer
+TOKEN = "token"  # noqa: S105 - an access-kind label (/api/v1: bearer tokens, checked by the API layer)
 
 ACCESS_ATTR = "_portal_access"
 

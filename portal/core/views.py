@@ -7,6 +7,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from flask_login import current_user
 
 from portal.core import operations as ops
+from portal.core.auth_views import is_safe_next
 from portal.core.db import db, utcnow
 from portal.core.forms import EmptyForm
 from portal.core.i18n import LOCALES, normalise_locale
@@ -14,7 +15,6 @@ from portal.core.models import Notification
 from portal.core.nav import panels_for
 from portal.core.notify import render_notification
 from portal.core.permissions import public, signed_in
-from portal.core.auth_views import is_safe_next
 
 bp = Blueprint("core", __name__)
 

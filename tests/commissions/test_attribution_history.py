@@ -36,7 +36,8 @@ def test_sales_activated_while_suspended_earn_nothing_and_are_listed_for_finance
     acts = {day: cb.activation(product, agency, activated=f"2026-09-{day:02d}T10:00:00", order_id=f"SUSP-{day}")
             for day in (9, 10, 15, 19, 20, 25)}
     run_period("2026-09")
-    earned = sorted(ln.order_id for ln in db.session.scalars(sa.select(Line).where(Line.component == Component.ONE_OFF)))
+    earned = sorted(ln.order_id
+                    for ln in db.session.scalars(sa.select(Line).where(Line.component == Component.ONE_OFF)))
     assert earned == ["SUSP-20", "SUSP-25", "SUSP-9"]
     for day in (10, 15, 19):
         a = attribution_of(acts[day])
@@ -52,7 +53,7 @@ def test_sales_activated_while_suspended_earn_nothing_and_are_listed_for_finance
 
 
 def test_an_agency_approved_through_the_application_earns_only_from_its_approval(cb, make, monkeypatch):
-    agency, product, _rule = cb.setup(min_payout_fen=0)
+    _agency, product, _rule = cb.setup(min_payout_fen=0)
     from portal.partners.models import ApplicationRound, Grade
 
     other = make.agency(approved_on=None, status=AgencyStatus.PENDING, grade=None)

@@ -83,7 +83,7 @@ def test_an_approved_later_statement_refuses_the_rerun_with_the_reason(cb):
     approve_statement(db.session.scalar(sa.select(Statement).where(Statement.period == "2026-10")))
     cb.settings(min_payout_fen=5000)
     nested = db.session.begin_nested()
-    with pytest.raises(RunRefused, match="approved or paid.*2026-10"):
+    with pytest.raises(RunRefused, match=r"approved or paid.*2026-10"):
         run_period("2026-09")
     nested.rollback()
     assert figures(agency, "2026-10") == (0, 3000, 3000, 3000, 0)

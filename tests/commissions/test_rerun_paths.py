@@ -145,7 +145,7 @@ def test_grade_intervals_agree_with_the_day_by_day_rule(cb, history, multipliers
             db.session.add(GradeMultiplier(grade=grade, effective_from=day, multiplier_u=units))
         db.session.flush()
         intervals = [row for row in grade_intervals() if row[0] in (agency.id, plain.id)]
-        for day in probes + [date(1, 1, 1), date(9999, 12, 30)] + list(grades):
+        for day in [*probes, date(1, 1, 1), date(9999, 12, 30), *grades]:
             grade_days = [d for d in grades if d <= day]
             grade = grades[max(grade_days)].value if grade_days else None
             mult_days = [d for (g, d) in mults if g == grade and d <= day]

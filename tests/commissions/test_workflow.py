@@ -87,7 +87,8 @@ def test_dispute_accept_flow_over_http(client, login, world, make):
     with pytest.raises(StatementError, match="open dispute"):
         approve_statement(statement)
     login(world["finance"])
-    response = client.post(f"/commissions/disputes/{dispute.id}/accept", data={"amount": "8.00", "reason": "bill fixed"})
+    response = client.post(f"/commissions/disputes/{dispute.id}/accept",
+                           data={"amount": "8.00", "reason": "bill fixed"})
     assert response.status_code == 302
     db.session.refresh(dispute)
     assert (dispute.status, dispute.adjustment_fen) == (DisputeStatus.ACCEPTED, 800)
@@ -101,7 +102,8 @@ def test_dispute_accept_flow_over_http(client, login, world, make):
     st = db.session.scalar(sa.select(Statement).where(Statement.period == adjustment.period,
                                                       Statement.agency_id == world["agency"].id))
     assert st.earned_fen == 800 + sum(ln.amount_fen for ln in db.session.scalars(sa.select(Line).where(
-        Line.period == adjustment.period, Line.agency_id == world["agency"].id, Line.component != Component.ADJUSTMENT)))
+        Line.period == adjustment.period, Line.agency_id == world["agency"].id,
+        Line.component != Component.ADJUSTMENT)))
     approve_statement(statement)
     assert statement.status == StatementStatus.APPROVED
 

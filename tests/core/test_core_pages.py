@@ -106,12 +106,10 @@ def test_admin_sees_business_rule_errors_in_their_language(client, make, login, 
 def test_audit_log_is_append_only(make):
     user = make.user(Role.ADMIN)
     entry = audit.record("test.event", user, before={"a": 1}, after={"a": 2})
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with db.session.begin_nested():
-            db.session.execute(sa.update(AuditLog).where(AuditLog.id == entry.id).values(action="tampered"))
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with db.session.begin_nested():
-            db.session.execute(sa.delete(AuditLog).where(AuditLog.id == entry.id))
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.session.begin_nested():
+        db.session.execute(sa.update(AuditLog).where(AuditLog.id == entry.id).values(action="tampered"))
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.session.begin_nested():
+        db.session.execute(sa.delete(AuditLog).where(AuditLog.id == entry.id))
 
 
 def test_audit_page_filters_and_pages(client, make, login):
@@ -171,7 +169,8 @@ def test_notifications_list_unread_count_and_read(client, make, login):
     login(user)
     html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert 'data-testid="unread-count">1<' in html
-    assert "Your role was changed to x." in client.get("/notifications", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    notifications = client.get("/notifications", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Your role was changed to x." in notifications
     response = client.post(f"/notifications/{note.id}/open")
     assert response.headers["Location"] == "/account"
     assert db.session.get(Notification, note.id).read_at is not None

@@ -27,7 +27,8 @@ def _lead(agency, customer, product, status, **kw):
 
 
 def _stat(html: str, testid: str) -> int:
-    match = re.search(rf'data-testid="{testid}">\s*<div class="card-body"><div[^>]*>[^<]*</div><div class="stat">(\d+)<', html)
+    match = re.search(rf'data-testid="{testid}">\s*<div class="card-body"><div[^>]*>[^<]*</div>'
+                      r'<div class="stat">(\d+)<', html)
     assert match, testid
     return int(match.group(1))
 

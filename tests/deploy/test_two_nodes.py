@@ -75,7 +75,8 @@ def two_nodes(tmp_path_factory):
     with fresh_database(tmp) as url:
         env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32), REDIS_URL="redis://127.0.0.1:6379/0",
                    PORTAL_INSECURE_COOKIES="1", PORTAL_LOGIN_RATE_LIMIT="6 per minute",
-                   PORTAL_RATELIMIT_PREFIX=f"two-nodes-{secrets.token_hex(4)}", PORTAL_INSTANCE_PATH=str(tmp / "instance"))
+                   PORTAL_RATELIMIT_PREFIX=f"two-nodes-{secrets.token_hex(4)}",
+                   PORTAL_INSTANCE_PATH=str(tmp / "instance"))
         env.pop("PORTAL_DEMO", None)
         subprocess.run([str(BIN / "portal"), "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
         subprocess.run([str(BIN / "portal"), "demo"], env=env, cwd=ROOT, check=True, capture_output=True)

@@ -52,7 +52,7 @@ def test_concurrent_runs_pay_each_statement_once(isolated_app, stripe_server, mo
             try:
                 barrier.wait()
                 ops.run_payouts(PERIOD)
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:  # reported below
                 errors.append(exc)
             finally:
                 db.session.remove()

@@ -38,7 +38,7 @@ def _paid_statement(client, fake, ledger, make):
 
 
 def test_bad_signatures_get_400_and_change_nothing(client, fake, ledger, make):
-    _agency, owner, statement, payout = _paid_statement(client, fake, ledger, make)
+    _agency, _owner, statement, payout = _paid_statement(client, fake, ledger, make)
     transfer = fake.transfers[payout.stripe_transfer_id] | {"reversed": True, "amount_reversed": 66_600}
     event = fake.event("transfer.reversed", transfer)
     body, header = sign_event(event, WEBHOOK_SECRET)
@@ -61,7 +61,7 @@ def test_bad_signatures_get_400_and_change_nothing(client, fake, ledger, make):
 
 
 def test_transfer_reversed_turns_the_statement_unpaid_and_notifies(client, fake, ledger, make):
-    agency, owner, statement, payout = _paid_statement(client, fake, ledger, make)
+    _agency, owner, statement, payout = _paid_statement(client, fake, ledger, make)
     finance = make.user(Role.FINANCE)
     reversal = fake._reverse(payout.stripe_transfer_id, {})[1]
     assert reversal["amount"] == 66_600
