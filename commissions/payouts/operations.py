@@ -145,6 +145,17 @@ def has_payout_account(agency: Agency) -> bool:
     return (stripe_enabled() and row.stripe_usable) or row.has_bank_details
 
 
+def have_payout_accounts(agency_ids: list[int]) -> dict[int, bool]:
+    """`has_payout_account` for many agencies in one query (the statements of a period)."""
+    found = dict.fromkeys(agency_ids, False)
+    use_stripe = stripe_enabled()
+    for start in range(0, len(agency_ids), 5000):
+        for row in db.session.scalars(sa.select(PayoutAccount).where(
+                PayoutAccount.agency_id.in_(agency_ids[start:start + 5000]))):
+            found[row.agency_id] = bool((use_stripe and row.stripe_usable) or row.has_bank_details)
+    return found
+
+
 # --- payouts: queries -------------------------------------------------------------------------------
 
 def payouts_of_statement(statement_id: int) -> list[Payout]:

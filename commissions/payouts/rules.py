@@ -31,6 +31,15 @@ def _has_payout_account(agency) -> bool:
     return has_payout_account(agency)
 
 
+def _have_payout_accounts(agencies) -> dict[int, bool]:
+    from commissions.payouts.operations import have_payout_accounts
+
+    return have_payout_accounts([agency.id for agency in agencies])
+
+
+_has_payout_account.many = _have_payout_accounts
+
+
 def _close_guard(period) -> list:
     from commissions.payouts.reconciliation import close_guard
 
