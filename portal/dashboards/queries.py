@@ -24,6 +24,7 @@ from portal.core.models import AuditLog, Role, User
 from portal.leads.models import Lead, LeadKind, LeadStatus
 from portal.leads.views import EXPIRING_DAYS
 from portal.partners.models import Agency, AgencyStatus
+from portal.partners.operations import applications_waiting
 from portal.partners.scorecard import compute as compute_scorecard
 
 
@@ -68,8 +69,8 @@ def open_disputes_of_agency(agency_id: int) -> int:
 
 def channel_figures(user) -> dict:
     in_regions = _agency_region_clause(user)
-    applications = db.session.scalar(sa.select(sa.func.count()).select_from(Agency).where(
-        in_regions, Agency.status == AgencyStatus.PENDING)) or 0
+    applications = db.session.scalar(sa.select(sa.func.count()).select_from(
+        applications_waiting(user).subquery())) or 0
     leads_to_review = db.session.scalar(
         sa.select(sa.func.count()).select_from(Lead).join(Agency, Agency.id == Lead.agency_id).where(
             in_regions, Lead.status == LeadStatus.SUBMITTED, Lead.kind == LeadKind.SALE)) or 0

@@ -20,6 +20,7 @@ from portal.core.db import db, utcnow
 from portal.core.models import Region, Role, User
 from portal.core.notify import notify, queue_email
 from portal.core.operations import OperationError
+from portal.core.permissions import scoped
 from portal.core.security import make_signed_token, read_signed_token
 from portal.core.time import today_shanghai
 from portal.core.validators import normalise_mobile, normalise_uscc
@@ -624,3 +625,11 @@ def application_data_of(agency: Agency) -> dict:
             business_scope=agency.business_scope or "",
         )
     )
+
+
+def applications_waiting(user):
+    """`select(Agency)`: the applications waiting for `user`'s decision — pending agencies in their
+    scope with an open round (not those whose applicant was asked for more information). The
+    review queue, the home panel and the dashboard all count this."""
+    open_round = sa.exists().where(ApplicationRound.agency_id == Agency.id, ApplicationRound.outcome.is_(None))
+    return scoped(Agency, user).where(Agency.status == AgencyStatus.PENDING, open_round)

@@ -79,15 +79,8 @@ register_nav("partners.my_agency", _l("My agency"), [Role.AGENCY_OWNER, Role.AGE
 register_nav("partners.agency_users", _l("Users"), [Role.AGENCY_OWNER], order=210, group="agency")
 
 
-def _pending_review_stmt(user):
-    open_round = sa.exists().where(
-        ApplicationRound.agency_id == Agency.id, ApplicationRound.outcome.is_(None)
-    )
-    return scoped(Agency, user).where(Agency.status == AgencyStatus.PENDING, open_round)
-
-
 def _channel_panel(user) -> dict:
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(_pending_review_stmt(user).subquery()))
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(ops.applications_waiting(user).subquery()))
     return {"pending_count": count or 0}
 
 
@@ -373,7 +366,7 @@ def licence(agency_id: int):
 @roles_required(Role.CHANNEL_MANAGER)
 def applications():
     user = current_user._get_current_object()
-    waiting = db.session.scalars(_pending_review_stmt(user).order_by(Agency.created_at)).unique().all()
+    waiting = db.session.scalars(ops.applications_waiting(user).order_by(Agency.created_at)).unique().all()
     open_round = sa.exists().where(
         ApplicationRound.agency_id == Agency.id, ApplicationRound.outcome.is_(None)
     )

@@ -13,7 +13,7 @@ from portal.core.models import Role
 from portal.core.time import today_shanghai
 from portal.dashboards.svg import Bar, bar_chart
 from portal.leads.models import Lead, LeadKind, LeadStatus
-from portal.partners.models import AgencyStatus
+from portal.partners.models import AgencyStatus, ApplicationRound, RoundOutcome
 
 EN = {"Accept-Language": "en"}
 
@@ -79,15 +79,21 @@ def test_agency_sales_sees_no_money(client, make, login, agency_with_leads):
 def test_channel_manager_counts_only_its_regions(client, make, login):
     gz, sz = make.region("GZ"), make.region("SZ")
     manager = make.user(Role.CHANNEL_MANAGER, regions=[gz])
-    make.agency(region=gz, status=AgencyStatus.PENDING)
-    make.agency(region=gz, status=AgencyStatus.PENDING)
-    make.agency(region=sz, status=AgencyStatus.PENDING)
+    # two GZ applications waiting for a decision; one GZ applicant asked for more information
+    # (waiting on the applicant, not on the manager); one in SZ (another region)
+    for region, outcome in ((gz, None), (gz, None), (gz, RoundOutcome.INFO_REQUESTED), (sz, None)):
+        applicant = make.agency(region=region, status=AgencyStatus.PENDING)
+        db.session.add(ApplicationRound(agency_id=applicant.id, number=1, data={}, outcome=outcome))
+    db.session.flush()
     active = make.agency(region=gz)
     _lead(active, make.customer(), make.product(), LeadStatus.SUBMITTED)
     _lead(make.agency(region=sz), make.customer(), make.product(), LeadStatus.SUBMITTED)
     login(manager)
     html = client.get("/", headers=EN).get_data(as_text=True)
     assert _stat(html, "dash-applications") == 2
+    # the home panel of the applications and the review queue count the same applications
+    panel = re.search(r'data-testid="applications-panel".*?class="stat mb-1">(\d+)<', html, re.S)
+    assert panel and int(panel.group(1)) == 2
     assert _stat(html, "dash-leads-to-review") == 1
     assert "Conversion and early churn by agency" in html and active.code in html
     assert 'href="/agencies?status=pending"' in html
