@@ -48,8 +48,8 @@ bp = Blueprint("catalog", __name__)
 CUSTOMER_VIEWERS = (Role.ADMIN, Role.CHANNEL_MANAGER, Role.FINANCE, Role.ACCOUNT_MANAGER)
 LIST_LIMIT = 500
 
-register_nav("catalog.index", _l("Catalog"), list(Role), order=10)
-register_nav("catalog.customers", _l("Customers"), CUSTOMER_VIEWERS, order=250)
+register_nav("catalog.index", _l("Catalog"), list(Role), order=10, group="catalog")
+register_nav("catalog.customers", _l("Customers"), CUSTOMER_VIEWERS, order=250, group="catalog")
 register_nav("catalog.admin_products", _l("Products"), [Role.ADMIN], order=890, group="admin")
 
 

@@ -25,6 +25,8 @@ class NavItem:
 
 # The menus of the top bar. A role that sees a single item of a menu gets that item as a plain link.
 NAV_GROUPS: dict[str, tuple[object, int]] = {  # key -> (label, order)
+    "catalog": (_l("Catalog"), 10),
+    "partners": (_l("Agencies"), 200),
     "leads": (_l("Leads"), 300),
     "money": (_l("Commissions"), 400),
     "payouts": (_l("Payouts"), 450),
@@ -60,11 +62,13 @@ HOME_PANELS: list[HomePanel] = []
 
 def register_nav(endpoint: str, label, roles: Iterable[Role], order: int = 100, icon: str = "",
                  group: str | None = None) -> None:
-    if any(item.endpoint == endpoint for item in NAV):
+    roles = frozenset(roles)
+    # the same page may be registered again for other roles in another menu (not twice for a role)
+    if any(item.endpoint == endpoint and item.roles & roles for item in NAV):
         return
     if group is not None and group not in NAV_GROUPS:
         raise ValueError(f"unknown navigation group {group!r}")
-    NAV.append(NavItem(endpoint, label, frozenset(roles), order, icon, group))
+    NAV.append(NavItem(endpoint, label, roles, order, icon, group))
     NAV.sort(key=lambda i: i.order)
 
 

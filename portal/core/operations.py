@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from portal.core import audit
+from portal.core.context import current_actor
 from portal.core.db import db, utcnow
 from portal.core.models import AGENCY_ROLES, Region, Role, User
 from portal.core.security import (
@@ -216,7 +218,9 @@ def record_sign_in(user: User) -> None:
     user.locked_until = None
     user.last_login_at = utcnow()
     db.session.flush()
-    audit.record("auth.sign_in", user)
+    # the one signing in is the actor (the request's actor is still anonymous at this point)
+    actor = dataclasses.replace(current_actor(), user_id=user.id, label=user.email)
+    audit.record("auth.sign_in", user, actor=actor)
 
 
 def set_locale(user: User, locale: str) -> None:

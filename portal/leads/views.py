@@ -86,7 +86,8 @@ register_nav("leads.index", _l("Leads"), LIST_ROLES, order=300, group="leads")
 register_nav("leads.queue", _l("Lead approvals"), DECIDERS, order=320, group="leads")
 register_nav("leads.referrals", _l("Referrals"), (Role.ACCOUNT_MANAGER,), order=330, group="leads")
 register_nav("leads.my_customers", _l("My customers"), (Role.ACCOUNT_MANAGER,), order=340, group="leads")
-register_nav("leads.tokens", _l("API tokens"), TOKEN_ROLES, order=880, group="agency")
+register_nav("leads.tokens", _l("API tokens"), (Role.AGENCY_OWNER,), order=880, group="agency")
+register_nav("leads.tokens", _l("API tokens"), (Role.ADMIN,), order=940, group="admin")  # staff: under Administration
 
 
 @bp.record_once

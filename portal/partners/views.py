@@ -73,8 +73,9 @@ FIELD_LABELS = {
     "licence_filename": _l("Business licence"),
 }
 
-register_nav("partners.applications", _l("Applications"), [Role.CHANNEL_MANAGER], order=200)
-register_nav("partners.agencies", _l("Agencies"), [Role.CHANNEL_MANAGER, Role.ADMIN, Role.FINANCE], order=210)
+register_nav("partners.applications", _l("Applications"), [Role.CHANNEL_MANAGER], order=200, group="partners")
+register_nav("partners.agencies", _l("Agencies"), [Role.CHANNEL_MANAGER, Role.ADMIN, Role.FINANCE], order=210,
+             group="partners")
 register_nav("partners.my_agency", _l("My agency"), [Role.AGENCY_OWNER, Role.AGENCY_SALES], order=200, group="agency")
 register_nav("partners.agency_users", _l("Users"), [Role.AGENCY_OWNER], order=210, group="agency")
 

@@ -20,6 +20,7 @@ def test_sign_in_writes_an_audit_record(client, make):
                                                          AuditLog.object_id == str(user.id)))
     assert record is not None
     assert record.object_type == "users"
+    assert (record.actor_id, record.actor_label) == (user.id, user.email)  # not "anonymous"
     assert record.ip == "127.0.0.1"
     assert record.request_id
 
@@ -323,6 +324,16 @@ def test_the_top_bar_groups_pages_in_menus(client, make, login):
     assert "enablement.training" in menus["enablement"]
     channel = make.user(Role.CHANNEL_MANAGER)
     assert "commissions.exceptions" in [e.endpoint for e in nav_for(channel) if not isinstance(e, NavGroup)]
+    # channel managers: applications and agencies in one menu; finance sees the agencies as a link
+    assert {e.key: [i.endpoint for i in e.items] for e in nav_for(channel) if isinstance(e, NavGroup)}[
+        "partners"] == ["partners.applications", "partners.agencies"]
+    assert {e.key: [i.endpoint for i in e.items] for e in nav_for(channel) if isinstance(e, NavGroup)}[
+        "catalog"] == ["catalog.index", "catalog.customers"]
+    assert "partners.agencies" in [e.endpoint for e in nav_for(make.user(Role.FINANCE))
+                                   if not isinstance(e, NavGroup)]
+    admin_menus = {e.key: [i.endpoint for i in e.items] for e in nav_for(make.user(Role.ADMIN))
+                   if isinstance(e, NavGroup)}
+    assert admin_menus["admin"][-1] == "leads.tokens"  # API tokens under Administration, not a top link
     login(owner)
     html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert 'id="menu-money"' in html and 'data-bs-toggle="dropdown"' in html
