@@ -9,6 +9,7 @@ import threading
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 from werkzeug.serving import make_server
@@ -49,6 +50,16 @@ def fuzz_server(tmp_path_factory):
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 
+def _generator_fault(exc: BaseException) -> bool:
+    """An error of the fuzzing machinery in this (the client) process, not an answer of the portal:
+    Hypothesis's own inconsistency about a strategy, or a SystemError raised while it compiled
+    source (seen once in CI: `compile()` in ast.py while describing a strategy). The portal runs
+    in another thread; its errors reach this process only as HTTP answers, which the checks judge."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_generator_fault(e) for e in exc.exceptions)
+    return isinstance(exc, (SystemError, FlakyStrategyDefinition))
+
+
 @pytest.mark.parametrize("kind", ["agency", "integration"])
 def test_api_answers_every_generated_request_without_5xx(fuzz_server, kind):
     base_url, tokens = fuzz_server
@@ -71,10 +82,14 @@ def test_api_answers_every_generated_request_without_5xx(fuzz_server, kind):
 
     for result in schema.get_all_operations():
         operation = result.ok()
-        try:
-            make_test(operation)()
-        except Exception as exc:  # collected, so that one report lists every failing operation
-            failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:800]}")
+        for attempt in (1, 2):  # a fault of the generator itself gets one more try; a failed check none
+            try:
+                make_test(operation)()
+            except Exception as exc:  # collected, so that one report lists every failing operation
+                if attempt == 1 and _generator_fault(exc):
+                    continue
+                failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:800]}")
+            break
     assert failures == [], "\n".join(failures)
     # every documented operation was exercised, with more than one example each
     assert len(calls) >= 7 and min(calls.values()) >= 2, calls
