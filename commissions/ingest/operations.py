@@ -238,7 +238,6 @@ class _Stage:
         self.columns = [c for c, _t in _STAGE_COLUMNS[kind]]
         self.periods: list[str] | None = None  # billing: the periods of the staged rows, when known
         self.counted: dict[str, int] = {}
-        self.raw_rows: int | None = None
 
     def sql(self, text: str, params: dict | None = None):
         if not _TIMINGS:
@@ -316,13 +315,11 @@ class _Stage:
         except (UnicodeDecodeError, StopIteration, parsing.IngestFileError, csv.Error):
             return None
         copy_started = time.perf_counter()
-        if not (self._copy_raw(stream, size, report) if self.pg else self._insert_raw(stream, size, report)):
+        read = self._copy_raw(stream, size, report) if self.pg else self._insert_raw(stream, size, report)
+        if read is None:
             return None
         if _TIMINGS:
             _TIMINGS_LOG.append(("load raw file", round(time.perf_counter() - copy_started, 3)))
-        read = self.raw_rows
-        if read is None or read < 0:
-            read = int(self.sql(f"SELECT count(*) FROM {self.raw}").scalar())
         line = "line" if self.pg else "n + 1"  # SQLite: the rowid, 1 for the first row after the header
         self.sql(f"DROP TABLE {self.stage}")
         staged = self.sql(f"CREATE TEMP TABLE {self.stage} AS {self.billing_checked(line)}",
@@ -355,8 +352,9 @@ class _Stage:
         report(70, None)
         return read
 
-    def _copy_raw(self, stream, size: int, report) -> bool:
-        """PostgreSQL: the rest of the file's bytes into the raw table by COPY (FORMAT csv)."""
+    def _copy_raw(self, stream, size: int, report) -> int | None:
+        """PostgreSQL: the rest of the file's bytes into the raw table by COPY (FORMAT csv). Returns
+        the rows loaded (COPY counts them: no count(*) scan afterwards), or None: no fast path."""
         import psycopg
 
         raw = self.conn.connection.driver_connection
@@ -371,18 +369,19 @@ class _Stage:
                             raise _NoFastPath
                         copy.write(chunk)
                         report(2 + 60 * stream.tell() / size, None)
-                self.raw_rows = cursor.rowcount  # the rows COPY loaded (no count(*) scan afterwards)
+                loaded = cursor.rowcount
         except (_NoFastPath, psycopg.Error):
             raw.execute("ROLLBACK TO SAVEPOINT ingest_fast_path")
             raw.execute("RELEASE SAVEPOINT ingest_fast_path")
-            return False
+            return None
         raw.execute("RELEASE SAVEPOINT ingest_fast_path")
-        return True
+        return loaded
 
-    def _insert_raw(self, stream, size: int, report) -> bool:
+    def _insert_raw(self, stream, size: int, report) -> int | None:
         """SQLite: the rest of the file as csv reads it, straight into `executemany` (its rowid is the
-        line number less one). Any row that is not exactly four fields (a blank line, a wrong field
-        count), a quote, bad UTF-8 or a csv error: False, and the raw table is dropped."""
+        line number less one); returns the rows inserted. Any row that is not exactly four fields (a
+        blank line, a wrong field count), a quote, bad UTF-8 or a csv error: None, and the raw table
+        is dropped."""
 
         class Chunks(io.RawIOBase):
             def readable(self):
@@ -406,10 +405,10 @@ class _Stage:
         except (_NoFastPath, UnicodeDecodeError, csv.Error, sqlite3.ProgrammingError):
             cursor.close()
             self.sql(f"DROP TABLE {self.raw}")
-            return False
-        self.raw_rows = cursor.rowcount
+            return None
+        loaded = cursor.rowcount
         cursor.close()
-        return True
+        return loaded
 
     def fen(self, x: str) -> str:
         """A checked amount text (`amount_ok`) → integer fen, exactly int(Decimal(x) * 100): the

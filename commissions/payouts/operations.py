@@ -139,10 +139,7 @@ def save_bank_details(agency: Agency, account_name: str, bank_name: str, account
 
 def has_payout_account(agency: Agency) -> bool:
     """For the statement engine: can this agency be paid at all (usable Stripe account or bank details)?"""
-    row = account_for(agency.id)
-    if row is None:
-        return False
-    return (stripe_enabled() and row.stripe_usable) or row.has_bank_details
+    return have_payout_accounts([agency.id])[agency.id]
 
 
 def have_payout_accounts(agency_ids: list[int]) -> dict[int, bool]:

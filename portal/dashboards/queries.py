@@ -24,7 +24,7 @@ from portal.core.models import AuditLog, Role, User
 from portal.leads.models import Lead, LeadKind, LeadStatus
 from portal.leads.views import EXPIRING_DAYS
 from portal.partners.models import Agency, AgencyStatus
-from portal.partners.operations import applications_waiting
+from portal.partners.operations import count_applications_waiting
 from portal.partners.scorecard import compute as compute_scorecard
 
 
@@ -69,8 +69,7 @@ def open_disputes_of_agency(agency_id: int) -> int:
 
 def channel_figures(user) -> dict:
     in_regions = _agency_region_clause(user)
-    applications = db.session.scalar(sa.select(sa.func.count()).select_from(
-        applications_waiting(user).subquery())) or 0
+    applications = count_applications_waiting(user)
     leads_to_review = db.session.scalar(
         sa.select(sa.func.count()).select_from(Lead).join(Agency, Agency.id == Lead.agency_id).where(
             in_regions, Lead.status == LeadStatus.SUBMITTED, Lead.kind == LeadKind.SALE)) or 0

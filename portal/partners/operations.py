@@ -627,9 +627,22 @@ def application_data_of(agency: Agency) -> dict:
     )
 
 
+def _open_round():
+    return sa.exists().where(ApplicationRound.agency_id == Agency.id, ApplicationRound.outcome.is_(None))
+
+
 def applications_waiting(user):
     """`select(Agency)`: the applications waiting for `user`'s decision — pending agencies in their
-    scope with an open round (not those whose applicant was asked for more information). The
-    review queue, the home panel and the dashboard all count this."""
-    open_round = sa.exists().where(ApplicationRound.agency_id == Agency.id, ApplicationRound.outcome.is_(None))
-    return scoped(Agency, user).where(Agency.status == AgencyStatus.PENDING, open_round)
+    scope with an open round (not those whose applicant was asked for more information)."""
+    return scoped(Agency, user).where(Agency.status == AgencyStatus.PENDING, _open_round())
+
+
+def applications_with_applicant(user):
+    """`select(Agency)`: pending applications in `user`'s scope waiting on the applicant (asked for
+    more information, no open round)."""
+    return scoped(Agency, user).where(Agency.status == AgencyStatus.PENDING, ~_open_round())
+
+
+def count_applications_waiting(user) -> int:
+    """What the review queue lists first, as the home panel and the dashboard count it."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(applications_waiting(user).subquery())) or 0

@@ -32,7 +32,7 @@ from portal.partners.forms import (
     TransferForm,
 )
 from portal.partners.licences import licence_path
-from portal.partners.models import Agency, AgencyGrade, AgencyStatus, ApplicationRound, Grade
+from portal.partners.models import Agency, AgencyGrade, AgencyStatus, Grade
 
 bp = Blueprint("partners", __name__)
 
@@ -81,8 +81,7 @@ register_nav("partners.agency_users", _l("Users"), [Role.AGENCY_OWNER], order=21
 
 
 def _channel_panel(user) -> dict:
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(ops.applications_waiting(user).subquery()))
-    return {"pending_count": count or 0}
+    return {"pending_count": ops.count_applications_waiting(user)}
 
 
 def _agency_panel(user) -> dict:
@@ -368,18 +367,8 @@ def licence(agency_id: int):
 def applications():
     user = current_user._get_current_object()
     waiting = db.session.scalars(ops.applications_waiting(user).order_by(Agency.created_at)).unique().all()
-    open_round = sa.exists().where(
-        ApplicationRound.agency_id == Agency.id, ApplicationRound.outcome.is_(None)
-    )
-    with_applicant = (
-        db.session.scalars(
-            scoped(Agency, user)
-            .where(Agency.status == AgencyStatus.PENDING, ~open_round)
-            .order_by(Agency.created_at)
-        )
-        .unique()
-        .all()
-    )
+    with_applicant = db.session.scalars(
+        ops.applications_with_applicant(user).order_by(Agency.created_at)).unique().all()
     return render_template("partners/applications.html", waiting=waiting, with_applicant=with_applicant)
 
 
