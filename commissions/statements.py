@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -333,6 +334,7 @@ def _notify_owners(statements, kind: str) -> None:
 
 # --- explanations -----------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
 def _pct(rate_u: int | None) -> str:
     value = u_to_rate(rate_u) * 100
     text = f"{value.normalize():f}"
@@ -341,6 +343,7 @@ def _pct(rate_u: int | None) -> str:
     return text + "%"
 
 
+@lru_cache(maxsize=4096)
 def _mult(multiplier_u: int | None) -> str:
     value = u_to_mult(multiplier_u)
     text = f"{value.normalize():f}"
@@ -350,8 +353,7 @@ def _mult(multiplier_u: int | None) -> str:
 
 
 def grade_label(grade: str | None) -> str:
-    """The grade's name in the user's language (one translation, not a table of them: it is called
-    for every line of a statement)."""
+    """The grade's name in the user's language."""
     if grade == "gold":
         return _("gold")
     if grade == "silver":
@@ -361,28 +363,67 @@ def grade_label(grade: str | None) -> str:
     return grade or _("no grade")
 
 
+class LineExplainer:
+    """Tells the agency how each line's amount was made, in the user's language. A statement
+    page explains 50 lines: the texts are translated once (on first use) for all of them, and
+    the rates and multipliers (pure functions of their integers) are formatted once per value."""
+
+    __slots__ = ("_grades", "_texts")
+
+    def __init__(self):
+        self._texts: dict[str, str] | None = None
+        self._grades: dict[str | None, str] = {}
+
+    def _translated(self) -> dict[str, str]:
+        # gettext without variables gives the translated text; it is filled in below
+        self._texts = {
+            "correction": _("Correction of %(period)s: %(rate)s × %(paid)s paid now × %(mult)s (%(grade)s), plan "
+                            "%(version)s = %(full)s, less %(prior)s already counted"),
+            "share": _("%(rate)s × %(paid)s paid for %(period)s × %(mult)s (%(grade)s), plan %(version)s"),
+            "one_off": _("(%(qty)s × %(unit)s + %(rate)s × %(fee)s one-time fee) × %(mult)s (%(grade)s), plan "
+                         "%(version)s"),
+            "referral": _("Referral bounty %(bounty)s × %(mult)s (%(grade)s), plan %(version)s"),
+            "clawback": _("Clawback of %(amount)s: terminated on %(day)s, within the clawback period of plan "
+                          "%(version)s"),
+            "adjustment": _("Adjustment: %(reason)s"),
+        }
+        return self._texts
+
+    def _grade(self, grade: str | None) -> str:
+        label = self._grades.get(grade)
+        if label is None:
+            label = self._grades[grade] = grade_label(grade)
+        return label
+
+    def __call__(self, line: Line) -> str:
+        texts = self._texts or self._translated()
+        component = line.component
+        if component == Component.SHARE and line.prior_fen is not None:
+            return texts["correction"] % {
+                "period": line.source_period, "rate": _pct(line.rate_u), "paid": format_fen(line.basis_fen),
+                "mult": _mult(line.multiplier_u), "grade": self._grade(line.grade), "version": line.rule_version,
+                "full": format_fen(line.amount_fen + line.prior_fen), "prior": format_fen(line.prior_fen)}
+        if component == Component.SHARE:
+            return texts["share"] % {
+                "rate": _pct(line.rate_u), "paid": format_fen(line.basis_fen), "period": line.source_period,
+                "mult": _mult(line.multiplier_u), "grade": self._grade(line.grade), "version": line.rule_version}
+        if component == Component.ONE_OFF:
+            return texts["one_off"] % {
+                "qty": line.quantity, "unit": format_fen(line.unit_fen), "rate": _pct(line.rate_u),
+                "fee": format_fen(line.basis_fen), "mult": _mult(line.multiplier_u), "grade": self._grade(line.grade),
+                "version": line.rule_version}
+        if component == Component.REFERRAL:
+            return texts["referral"] % {
+                "bounty": format_fen(line.basis_fen), "mult": _mult(line.multiplier_u),
+                "grade": self._grade(line.grade), "version": line.rule_version}
+        if component == Component.CLAWBACK:
+            return texts["clawback"] % {
+                "amount": format_fen(line.basis_fen), "day": line.accrual_date.isoformat(),
+                "version": line.rule_version}
+        return texts["adjustment"] % {"reason": line.note or ""}
+
+
 def explain(line: Line) -> str:
-    """One line of text telling the agency how the amount was made, in the user's language."""
-    mult = _mult(line.multiplier_u)
-    grade = grade_label(line.grade)
-    if line.component == Component.SHARE and line.prior_fen is not None:
-        return _("Correction of %(period)s: %(rate)s × %(paid)s paid now × %(mult)s (%(grade)s), plan %(version)s = "
-                 "%(full)s, less %(prior)s already counted",
-                 period=line.source_period, rate=_pct(line.rate_u), paid=format_fen(line.basis_fen), mult=mult,
-                 grade=grade, version=line.rule_version, full=format_fen(line.amount_fen + line.prior_fen),
-                 prior=format_fen(line.prior_fen))
-    if line.component == Component.SHARE:
-        return _("%(rate)s × %(paid)s paid for %(period)s × %(mult)s (%(grade)s), plan %(version)s",
-                 rate=_pct(line.rate_u), paid=format_fen(line.basis_fen), period=line.source_period, mult=mult,
-                 grade=grade, version=line.rule_version)
-    if line.component == Component.ONE_OFF:
-        return _("(%(qty)s × %(unit)s + %(rate)s × %(fee)s one-time fee) × %(mult)s (%(grade)s), plan %(version)s",
-                 qty=line.quantity, unit=format_fen(line.unit_fen), rate=_pct(line.rate_u),
-                 fee=format_fen(line.basis_fen), mult=mult, grade=grade, version=line.rule_version)
-    if line.component == Component.REFERRAL:
-        return _("Referral bounty %(bounty)s × %(mult)s (%(grade)s), plan %(version)s",
-                 bounty=format_fen(line.basis_fen), mult=mult, grade=grade, version=line.rule_version)
-    if line.component == Component.CLAWBACK:
-        return _("Clawback of %(amount)s: terminated on %(day)s, within the clawback period of plan %(version)s",
-                 amount=format_fen(line.basis_fen), day=line.accrual_date.isoformat(), version=line.rule_version)
-    return _("Adjustment: %(reason)s", reason=line.note or "")
+    """One line of text telling the agency how the amount was made, in the user's language (for
+    many lines, one `LineExplainer`)."""
+    return LineExplainer()(line)

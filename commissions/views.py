@@ -64,10 +64,10 @@ from commissions.statements import (
     COMPONENT_LABELS,
     HOLD_LABELS,
     STATUS_LABELS,
+    LineExplainer,
     StatementError,
     approve_period,
     approve_statement,
-    explain,
     publish_period,
 )
 from portal.core.db import db
@@ -104,7 +104,7 @@ def _period_or_404(period: str) -> str:
 
 
 def _ctx(**kw):
-    return {"labels": LABELS, "explain": explain, **kw}
+    return {"labels": LABELS, "explain": LineExplainer(), **kw}  # one per page: texts translated once
 
 
 # --- finance: periods ----------------------------------------------------------------------------

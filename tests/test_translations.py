@@ -35,3 +35,31 @@ def test_templates_have_no_bare_english_text():
             if re.search(r"[A-Za-z]{3,}", chunk) and chunk not in allowed:
                 bare.append(f"{path.relative_to(root)}: {chunk!r}")
     assert bare == []
+
+
+def test_the_request_translations_follow_force_locale_and_refresh(app):
+    """The request's translations are looked up once (portal.core.i18n.request_translations) and
+    still change where the language does: inside `force_locale` (e-mails in the recipient's
+    language), after `refresh` (a language chosen during the request), and in templates."""
+    from flask import render_template_string, session
+    from flask_babel import force_locale, gettext, lazy_gettext, refresh
+
+    label = lazy_gettext("Sign in")
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        assert gettext("Sign in") == "登录" == str(label)
+        with force_locale("en"):
+            assert gettext("Sign in") == "Sign in" == render_template_string("{{ _('Sign in') }}")
+            with force_locale("zh_Hans_CN"):
+                assert gettext("Sign in") == "登录"
+            assert gettext("Sign in") == "Sign in"
+        assert gettext("Sign in") == "登录" == render_template_string("{{ _('Sign in') }}")
+        session["locale"] = "en"
+        assert gettext("Sign in") == "登录"  # the request's language was chosen already
+        refresh()
+        assert gettext("Sign in") == "Sign in" == str(label)
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert gettext("Sign in") == "Sign in"  # a new request looks up its own language
+    with app.app_context():
+        from commissions.i18n import gettext as job_gettext
+
+        assert job_gettext("Sign in") == "Sign in"  # background jobs and the CLI: English
