@@ -172,15 +172,18 @@ def _configure_login(app: Flask) -> None:
         .scalar_subquery()
     )
 
+    # Built once: the statement and its cache key are reused by every request.
+    by_id = (
+        sa.select(User, unread)
+        .where(User.id == sa.bindparam("user_id"))
+        .options(so.lazyload(User.regions), so.joinedload(User.agency).lazyload("*"))
+    )
+
     @login_manager.user_loader
     def load_user(user_id: str):
         try:
             raw_id, version = user_id.split(":")
-            row = db.session.execute(
-                sa.select(User, unread)
-                .where(User.id == int(raw_id))
-                .options(so.lazyload(User.regions), so.joinedload(User.agency).lazyload("*"))
-            ).first()
+            row = db.session.execute(by_id, {"user_id": int(raw_id)}).first()
         except (ValueError, TypeError):
             return None
         user, count = row if row is not None else (None, 0)
