@@ -20,7 +20,7 @@ from portal.core.db import configure_engine, db
 from portal.core.extensions import babel, bootstrap, csrf, limiter, login_manager, migrate
 from portal.core.forms import EmptyForm
 from portal.core.models import User
-from portal.core.nav import nav_for
+from portal.core.nav import nav_menu
 
 log = logging.getLogger("portal")
 
@@ -243,6 +243,7 @@ def _register_request_hooks(app: Flask) -> None:
     app.jinja_env.filters["b64encode"] = lambda text: base64.b64encode(text.encode("utf-8")).decode("ascii")
     app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS.get(role, role)
     app.jinja_env.globals["url_rules"] = {rule.endpoint for rule in app.url_map.iter_rules()}
+    app.jinja_env.globals["nav_menu"] = nav_menu
 
     _forget_unread_count_on_writes()
 
@@ -270,7 +271,7 @@ def _register_request_hooks(app: Flask) -> None:
             unread = request.environ.get(UNREAD_KEY)
             if unread is None:  # something was written since the user was loaded: count again
                 unread = request.environ[UNREAD_KEY] = unread_count(current_user.id)
-        return {"nav_items": nav_for(current_user), "unread_notifications": unread,
+        return {"unread_notifications": unread,
                 "post_form": LazyPostForm()}
 
 

@@ -102,3 +102,27 @@ def nav_for(user) -> list[NavItem | NavGroup]:
 
 def panels_for(user) -> list[tuple[HomePanel, dict]]:
     return [(p, p.context(user)) for p in HOME_PANELS if user.role in p.roles]
+
+
+def nav_menu():
+    """The top bar's links and menus (templates/core/_nav.html) for the signed-in user on this
+    page. They depend only on the role, the language, the page and the address the portal is
+    mounted at, so each combination is rendered once per process and kept (a few hundred at most:
+    six roles, two languages, the pages of a role's menus)."""
+    from flask import current_app, request
+    from flask_login import current_user
+    from markupsafe import Markup
+
+    from portal.core.i18n import current_lang
+
+    signed_in = current_user.is_authenticated
+    key = (current_user.role if signed_in else None, current_lang(), request.endpoint, request.script_root)
+    menus = current_app.extensions.setdefault("portal.nav_menus", {})
+    html = menus.get(key)
+    if html is None:
+        template = current_app.jinja_env.get_template("core/_nav.html")
+        # an .html template: Jinja escaped every value in it (autoescape), so its output is markup
+        html = Markup(template.render(nav_items=nav_for(current_user), endpoint=request.endpoint))  # noqa: S704
+        if len(menus) < 4096:  # bounded whatever the requests (an unknown path has no endpoint: one key)
+            menus[key] = html
+    return html

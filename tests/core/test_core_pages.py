@@ -337,3 +337,34 @@ def test_the_top_bar_groups_pages_in_menus(client, make, login):
     login(owner)
     html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert 'id="menu-money"' in html and 'data-bs-toggle="dropdown"' in html
+
+
+def test_the_top_bar_is_rendered_once_per_role_language_and_page(app, client, make, login):
+    """The menus are kept per role, language and page (portal.core.nav.nav_menu): the marked page,
+    the language and the role's entries still follow each request."""
+    import re
+
+    def top_bar(url, lang):
+        html = client.get(url, headers={"Accept-Language": lang}).get_data(as_text=True)
+        return html.split('<ul class="navbar-nav', 1)[1].split('<div class="d-flex', 1)[0]
+
+    def current(html):  # the link marked as the page shown
+        return re.findall(r'aria-current="page"\s+href="([^"]+)"', html)
+
+    app.extensions.pop("portal.nav_menus", None)
+    login(make.user(Role.AGENCY_OWNER))
+    leads_zh = top_bar("/leads", "zh-CN")
+    assert top_bar("/leads", "zh-CN") == leads_zh
+    assert current(leads_zh) == ["/leads"]
+    assert ">商机报备<" in leads_zh and ">Leads<" not in leads_zh
+    leads_en = top_bar("/leads", "en")
+    assert ">Leads<" in leads_en and "商机报备" not in leads_en and current(leads_en) == ["/leads"]
+    catalog_en = top_bar("/catalog", "en")
+    assert current(catalog_en) == ["/catalog"] and 'href="/leads">Leads</a>' in catalog_en
+    assert 'id="menu-agency"' in catalog_en  # the owner's "My agency" menu
+    assert {key[:3] for key in app.extensions["portal.nav_menus"]} == {
+        (Role.AGENCY_OWNER, "zh", "leads.index"), (Role.AGENCY_OWNER, "en", "leads.index"),
+        (Role.AGENCY_OWNER, "en", "catalog.index")}
+    login(make.user(Role.FINANCE))
+    finance = top_bar("/commissions/periods", "en")
+    assert current(finance) == ["/commissions/periods"] and 'id="menu-agency"' not in finance
