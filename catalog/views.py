@@ -188,6 +188,17 @@ register_home_panel("catalog/_panel_agency.html", AGENCY_ROLES, _agency_panel, o
 # --- the catalog ------------------------------------------------------------------------------------
 
 
+def _categories(user, products: list[Product], filtered: bool) -> list[str]:
+    """The categories of the filter: those of the products the user may see. An unfiltered list
+    that is not cut off by LIST_LIMIT holds all of them already (no second query)."""
+    if not filtered and len(products) < LIST_LIMIT:
+        return sorted({p.category for p in products})
+    stmt = sa.select(Product.category).distinct().order_by(Product.category)
+    if user.role in AGENCY_ROLES:
+        stmt = stmt.where(Product.status == ProductStatus.ACTIVE)
+    return list(db.session.scalars(stmt))
+
+
 @bp.route("/catalog")
 @signed_in
 def index():
@@ -198,7 +209,7 @@ def index():
     products = db.session.scalars(
         catalog_query(current_user, q, category, tier, status).limit(LIST_LIMIT)
     ).all()
-    categories = db.session.scalars(sa.select(Product.category).distinct().order_by(Product.category)).all()
+    categories = _categories(current_user, products, filtered=bool(q or category or tier or status))
     explain = tier_explainer()
     # Labels once per request, not once per product card.
     category_labels = {c: category_label(c) for c in {*categories, *(p.category for p in products)}}

@@ -135,6 +135,27 @@ def test_category_and_tier_filters(client, make, login, catalog, en):
     assert _codes(client.get("/catalog?category=voice", headers=en).get_data(as_text=True)) == {"T-PBX"}
 
 
+def test_the_category_filter_offers_the_categories_the_user_may_see(client, make, login, catalog, en):
+    """Agencies are offered the categories of active products only, whether the list is filtered
+    or not (unfiltered, they come from the list itself); staff also those of retired products."""
+    import re
+
+    make.product("T-GONE", category="archive", status=ProductStatus.RETIRED)
+
+    def offered(url):
+        html = client.get(url, headers=en).get_data(as_text=True)
+        select = html.split('id="category"', 1)[1].split("</select>", 1)[0]
+        return [value for value in re.findall(r'<option value="([^"]*)"', select) if value]
+
+    login(make.user(Role.AGENCY_OWNER))
+    agency = offered("/catalog")
+    assert agency == sorted(agency) and {"voice", "media", "messaging"} <= set(agency) and "archive" not in agency
+    assert offered("/catalog?tier=high") == agency == offered("/catalog?q=zzz")
+    login(make.user(Role.CHANNEL_MANAGER))
+    staff = offered("/catalog")
+    assert "archive" in staff and staff == offered("/catalog?status=retired") == sorted(staff)
+
+
 def test_agency_sees_what_it_may_sell_and_why_in_english(client, make, login, catalog, en):
     login(make.user(Role.AGENCY_SALES))
     low = client.get("/catalog/T-PBX", headers=en).get_data(as_text=True)
