@@ -15,7 +15,7 @@ from marshmallow import Schema, fields, validate
 
 from commissions.calculation import PlanValueError, parse_period, u_to_mult, u_to_rate
 from commissions.models import Line, Statement, StatementStatus
-from commissions.statements import explain
+from commissions.statements import LineExplainer
 from portal.api.auth import json_error, require_token
 from portal.api.schemas import ApiErrorSchema as ErrorSchema
 from portal.core.db import db
@@ -70,7 +70,15 @@ class LineSchema(Schema):
                                  else f"{u_to_mult(ln.multiplier_u).normalize():f}", allow_none=True)
     amount = fields.Function(lambda ln: _yuan(ln.amount_fen), required=True)
     rule_version = fields.String(allow_none=True)
-    explanation = fields.Function(lambda ln: explain(ln), required=True)
+    explanation = fields.Function(lambda ln: _explain(ln), required=True)
+
+
+def _explain(line: Line) -> str:
+    """One LineExplainer per request: a statement's lines share its translated texts."""
+    explainer = g.get("line_explainer")
+    if explainer is None:
+        explainer = g.line_explainer = LineExplainer()
+    return explainer(line)
 
 
 class StatementDetailSchema(StatementItemSchema):
