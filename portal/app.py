@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.config import PROJECT_ROOT, load_config
 from portal.core import context, i18n
-from portal.core.db import configure_engine, db
+from portal.core.db import configure_engine, db, end_read_only
 from portal.core.extensions import babel, bootstrap, csrf, limiter, login_manager, migrate
 from portal.core.forms import EmptyForm
 from portal.core.models import User
@@ -198,6 +199,15 @@ def _configure_login(app: Flask) -> None:
         return user
 
 
+def _end_read_only() -> None:
+    """A request that only read ends with COMMIT, keeping its connection's prepared statements
+    (see `portal.core.db.end_read_only`)."""
+    try:
+        end_read_only(db.session())
+    except sa.exc.SQLAlchemyError:  # the answer is made: the rollback that follows cleans up
+        logging.getLogger("portal").exception("ending a read-only transaction failed")
+
+
 def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _start():
@@ -231,6 +241,8 @@ def _register_request_hooks(app: Flask) -> None:
         token = g.pop("actor_token", None)
         if token is not None:
             context.reset_actor(token)
+        if exc is None:  # before Flask-SQLAlchemy's teardown rolls the session back
+            _end_read_only()
         from portal.core.notify import deliver_in_background
 
         if exc is None and app.config.get("SMTP_HOST"):

@@ -62,8 +62,52 @@ def is_sqlite(bind) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+WROTE = "portal.wrote"  # on a connection's info: a statement of its transaction may have written
+
+
+def _may_write(statement: str) -> bool:
+    """False only for what cannot write: a plain SELECT (or SQLite's BEGIN). Anything else — DML,
+    SAVEPOINT, SET, a WITH that may hide an UPDATE — counts as a write."""
+    head = statement.lstrip()[:6].upper()
+    return head != "SELECT" and head != "BEGIN"
+
+
+def track_writes(engine: sa.Engine) -> None:
+    """Mark a connection's transaction that ran anything but SELECTs (see `end_read_only`)."""
+
+    @event.listens_for(engine, "begin")
+    def _forget(conn):
+        conn.info.pop(WROTE, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note(conn, cursor, statement, parameters, context, executemany):
+        if executemany or _may_write(statement):
+            conn.info[WROTE] = True
+
+
+def end_read_only(session) -> bool:
+    """Commit the session's transaction when it only read; True when it did.
+
+    A request that reads and ends would otherwise end with ROLLBACK, and psycopg forgets every
+    prepared statement of its connection on ROLLBACK (a rollback may undo the DDL a statement
+    relies on). Statements are prepared on their fifth use on a connection, so with a ROLLBACK
+    closing every page none ever was: PostgreSQL planned each query of each page again. A COMMIT
+    of a transaction that only read changes nothing and keeps them. A transaction that wrote, or
+    holds changes not yet flushed, is left alone: it ends with ROLLBACK as before."""
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return False
+    if session.get_nested_transaction() is not None:
+        return False
+    if session.connection().info.get(WROTE):
+        return False
+    session.commit()
+    return True
+
+
 def configure_engine(engine: sa.Engine) -> None:
-    """SQLite: real transactions with SAVEPOINT support, foreign keys, WAL, a busy timeout."""
+    """Every engine: which transactions wrote (`track_writes`). SQLite: real transactions with
+    SAVEPOINT support, foreign keys, WAL, a busy timeout."""
+    track_writes(engine)
     if engine.dialect.name != "sqlite":
         return
 
