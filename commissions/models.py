@@ -288,6 +288,8 @@ class Dispute(db.Model):
     __table_args__ = (
         sa.Index("uq_commission_disputes_open_line", "line_id", unique=True,
                  sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'")),
+        # A line's disputes, newest first (the statement page shows each line's latest one).
+        sa.Index("ix_commission_disputes_line_id_id", "line_id", "id"),
     )
     __agency_column__ = "agency_id"
 

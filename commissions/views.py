@@ -576,12 +576,19 @@ def statement(period: str):
     return _statement_page(row, staff=False)
 
 
+def _latest_dispute(column):
+    """A line's latest dispute's `column` (None without one), for the statement page's rows."""
+    return (sa.select(column).where(Dispute.line_id == Line.id).order_by(Dispute.id.desc()).limit(1)
+            .correlate(Line).scalar_subquery())
+
+
 # What a statement page shows and explains of each line, as rows (50 ORM objects of every column
-# cost three times as much).
+# cost three times as much), with the line's latest dispute (no second query).
 _LINE_COLUMNS = (
     Line.id, Line.order_id, Line.component, Line.period, Line.source_period, Line.accrual_date, Line.amount_fen,
     Line.basis_fen, Line.prior_fen, Line.rate_u, Line.multiplier_u, Line.grade, Line.rule_version, Line.quantity,
     Line.unit_fen, Line.note, (Line.source_period != Line.period).label("is_late"),
+    _latest_dispute(Dispute.id).label("dispute_id"), _latest_dispute(Dispute.status).label("dispute_status"),
 )
 
 
@@ -598,14 +605,16 @@ def _statement_page(row: Statement, staff: bool):
                                .offset((page - 1) * LINES_PAGE).limit(LINES_PAGE + 1)).all()
     more = len(lines) > LINES_PAGE
     lines = lines[:LINES_PAGE]
-    disputed = {d.line_id: d for d in db.session.scalars(sa.select(Dispute).where(
-        Dispute.line_id.in_([ln.id for ln in lines])))}
-    can_dispute = {ln.id for ln in lines if not staff and may_dispute(ln, row) and ln.id not in disputed}
+    can_dispute = {ln.id for ln in lines if not staff and ln.dispute_id is None and may_dispute(ln, row)}
     component_names = {c: str(label) for c, label in COMPONENT_LABELS.items()}  # translated once, not per line
     return render_template("commissions/statement.html", **_ctx(
         statement=row, lines=lines, component=component, order=order, page=page, more=more, staff=staff,
-        disputed=disputed, can_dispute=can_dispute, components=list(Component), action=EmptyForm(),
-        component_names=component_names))
+        can_dispute=can_dispute, components=list(Component), action=EmptyForm(),
+        component_names=component_names,
+        # links and labels once per page, not once per line
+        dispute_prefix=url_for("commissions.dispute", dispute_id=0).removesuffix("0"),
+        dispute_line_prefix=url_for("commissions.dispute_line", line_id=0).removesuffix("0/dispute"),
+        dispute_label=_("Dispute"), late_title=_("Late line from a closed period")))
 
 
 @bp.route("/lines/<int:line_id>/dispute", methods=["GET", "POST"])

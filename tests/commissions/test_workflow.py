@@ -53,6 +53,39 @@ def test_owner_reads_statement_with_explanations(client, login, world):
     assert "ORD-A-1" in filtered.text and "paid for" not in filtered.text
 
 
+def _line_row(html: str, line_id: int) -> str:
+    start = html.index(f'<tr data-line="{line_id}">')
+    return html[start:html.index("</tr>", start)]
+
+
+def test_the_statement_page_shows_each_lines_latest_dispute_or_the_dispute_link(client, login, world, make):
+    line = first_line(world["agency"])
+    other = first_line(world["agency"], component=Component.ONE_OFF)
+    rejected = open_dispute(line, "why?", world["owner"])
+    rejected.status, rejected.resolution = DisputeStatus.REJECTED, "the bill is right"
+    db.session.flush()
+    login(world["owner"])
+    page = client.get("/commissions/statements/2026-09", headers={"Accept-Language": "en"}).text
+    row = _line_row(page, line.id)
+    assert f'href="/commissions/disputes/{rejected.id}"' in row and 'data-dispute-status="rejected"' in row
+    assert f'href="/commissions/lines/{other.id}/dispute"' in _line_row(page, other.id)
+    assert ">Dispute<" in _line_row(page, other.id)
+    # disputed again after the rejection: the newer, open dispute is the one shown
+    again = open_dispute(line, "still wrong: see the bill", world["owner"])
+    page = client.get("/commissions/statements/2026-09", headers={"Accept-Language": "zh-CN"}).text
+    row = _line_row(page, line.id)
+    assert f'href="/commissions/disputes/{again.id}"' in row and 'data-dispute-status="open"' in row
+    assert f"/commissions/disputes/{rejected.id}\"" not in row
+    assert "/dispute\"" not in row  # no second dispute of a disputed line
+    # past the ten days, no line offers the dispute link any more
+    statement = db.session.get(Statement, again.statement_id)
+    statement.published_at -= timedelta(days=11)
+    db.session.flush()
+    page = client.get("/commissions/statements/2026-09").text
+    assert f"/commissions/lines/{other.id}/dispute" not in page
+    assert f'href="/commissions/disputes/{again.id}"' in page
+
+
 def test_sales_users_never_see_money(client, login, world):
     login(world["sales"])
     assert client.get("/commissions/statements").status_code == 403

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from commissions.models import Component, Line, Statement, StatementStatus
-from portal.core.db import db
+from portal.core.db import db, utcnow
 from portal.core.models import Role
 from portal.leads.models import Lead, LeadKind, LeadStatus
 
@@ -85,6 +85,33 @@ def test_statement_page_runs_a_fixed_number_of_queries(client, make, login):
     assert many == few, f"{few} queries for 3 lines, {many} for 60 (N+1)"
     assert many <= 25
 
+
+
+# The commission pages of the agency journey: the user, the statement, its lines (each with its
+# latest dispute); the list: the user and the statements.
+COMMISSION_BUDGETS = {"/commissions/statements/2026-09": 3, "/commissions/statements": 2}
+
+
+@pytest.mark.parametrize("url", sorted(COMMISSION_BUDGETS))
+def test_agency_commission_pages_stay_within_their_statement_budget(client, make, login, url):
+    from commissions.disputes import open_dispute
+
+    agency = make.agency()
+    _statement(agency, "2026-08", 3)
+    _statement(agency, "2026-09", 60)
+    owner = make.user(Role.AGENCY_OWNER, agency=agency)
+    lines = db.session.scalars(sa.select(Line).where(Line.agency_id == agency.id, Line.period == "2026-09")
+                               .order_by(Line.order_id).limit(3)).all()
+    statement = db.session.scalar(sa.select(Statement).where(Statement.agency_id == agency.id,
+                                                             Statement.period == "2026-09"))
+    statement.published_at = utcnow()
+    for line in lines:  # disputed lines cost no extra statement
+        open_dispute(line, "wrong amount", owner)
+    many, page = _count_signed_in(login(owner), url)
+    assert "2026-09" in page
+    if url.endswith("2026-09"):
+        assert page.count('data-dispute-status="open"') == 3
+    assert many <= COMMISSION_BUDGETS[url], f"{url}: {many} statements, budget {COMMISSION_BUDGETS[url]}"
 
 # --- the pages of the agency journey, measured as in production ---------------------------------
 #
