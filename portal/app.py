@@ -16,7 +16,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from portal.config import PROJECT_ROOT, load_config
-from portal.core import context, i18n
+from portal.core import context, i18n, urls
 from portal.core.db import configure_engine, db, end_read_only
 from portal.core.extensions import babel, bootstrap, csrf, limiter, login_manager, migrate
 from portal.core.forms import EmptyForm
@@ -123,6 +123,7 @@ def create_app(config_override: dict | None = None) -> Flask:
 
     _register_request_hooks(app)
     _register_error_handlers(app)
+    urls.init_app(app)  # last: it checks that no blueprint added URL defaults
     hops = app.config.get("PORTAL_PROXY_HOPS") or 0
     if hops:  # the client address (rate limits, audit log) and scheme come from the trusted proxy
         from werkzeug.middleware.proxy_fix import ProxyFix
