@@ -610,11 +610,7 @@ def _statement_page(row: Statement, staff: bool):
     return render_template("commissions/statement.html", **_ctx(
         statement=row, lines=lines, component=component, order=order, page=page, more=more, staff=staff,
         can_dispute=can_dispute, components=list(Component), action=EmptyForm(),
-        component_names=component_names,
-        # links and labels once per page, not once per line
-        dispute_prefix=url_for("commissions.dispute", dispute_id=0).removesuffix("0"),
-        dispute_line_prefix=url_for("commissions.dispute_line", line_id=0).removesuffix("0/dispute"),
-        dispute_label=_("Dispute"), late_title=_("Late line from a closed period")))
+        component_names=component_names))
 
 
 @bp.route("/lines/<int:line_id>/dispute", methods=["GET", "POST"])
