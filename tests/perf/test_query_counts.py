@@ -86,7 +86,6 @@ def test_statement_page_runs_a_fixed_number_of_queries(client, make, login):
     assert many <= 25
 
 
-
 # The commission pages of the agency journey: the user, the statement, its lines (each with its
 # latest dispute); the list: the user and the statements.
 COMMISSION_BUDGETS = {"/commissions/statements/2026-09": 3, "/commissions/statements": 2}
@@ -112,6 +111,7 @@ def test_agency_commission_pages_stay_within_their_statement_budget(client, make
     if url.endswith("2026-09"):
         assert page.count('data-dispute-status="open"') == 3
     assert many <= COMMISSION_BUDGETS[url], f"{url}: {many} statements, budget {COMMISSION_BUDGETS[url]}"
+
 
 # --- the pages of the agency journey, measured as in production ---------------------------------
 #
