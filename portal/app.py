@@ -293,7 +293,8 @@ UNREAD_KEY = "portal.unread_notifications"  # the request's unread count, read w
 
 def _forget_unread_count_on_writes() -> None:
     """The unread count read with the user (see `_configure_login`) stays valid until the request
-    writes: any flush or bulk DML in a request drops it, and the navigation bar counts again."""
+    writes: any row added, flush or bulk DML in a request drops it, and the navigation bar counts
+    again (its query flushes what was added)."""
     import sqlalchemy as sa
     from flask import has_request_context
     from sqlalchemy import orm as so
@@ -308,6 +309,10 @@ def _forget_unread_count_on_writes() -> None:
 
     @sa.event.listens_for(so.Session, "after_flush")
     def _after_flush(session, flush_context):
+        forget()
+
+    @sa.event.listens_for(so.Session, "transient_to_pending")
+    def _added(session, instance):  # a row added to be written at the next flush (a notification)
         forget()
 
     @sa.event.listens_for(so.Session, "do_orm_execute")

@@ -41,7 +41,9 @@ def record(
 ) -> AuditLog:
     """Append one audit record (who, when, what, before → after) to the current transaction.
 
-    `obj` may be a model instance; its table name and primary key are taken from it."""
+    `obj` may be a model instance; its table name and primary key are taken from it. The record is
+    written by the session's next flush (a query, a commit) with the other rows added by then: the
+    records of one request go to the database in one INSERT where nothing reads between them."""
     actor = actor or current_actor()
     if obj is not None:
         object_type = object_type or obj.__tablename__
@@ -59,7 +61,6 @@ def record(
         request_id=actor.request_id,
     )
     db.session.add(entry)
-    db.session.flush()
     return entry
 
 

@@ -56,14 +56,12 @@ def notify(user: User, kind: str, params: dict | None = None, link: str | None =
             if link:
                 body += "\n\n" + current_app.config["PORTAL_BASE_URL"].rstrip("/") + link
         queue_email(user.email, subject, body)
-    db.session.flush()
     return note
 
 
 def queue_email(recipient: str, subject: str, body: str) -> OutboxMessage:
     message = OutboxMessage(channel="email", recipient=recipient, subject=subject[:255], body=body)
     db.session.add(message)
-    db.session.flush()
     return message
 
 

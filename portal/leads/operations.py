@@ -307,7 +307,9 @@ def _insert_unless_taken(model, values: dict, conflict_columns: list, conflict_w
     """INSERT one row, or nothing when the unique index on `conflict_columns` (partial:
     `conflict_where`) already holds one — a concurrent transaction's row is waited for, as with a
     plain INSERT. Returns the new persistent object, or None when the index refused it.
-    One statement: neither a SAVEPOINT nor a read-back."""
+    One statement: neither a SAVEPOINT nor a read-back. Rows pending in the session (audit
+    records, history) are not flushed first: they go with the next flush, in one INSERT per table;
+    the rows of `model` this module writes come only through here, never pending."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -321,7 +323,8 @@ def _insert_unless_taken(model, values: dict, conflict_columns: list, conflict_w
         .on_conflict_do_nothing(index_elements=conflict_columns, index_where=conflict_where)
         .returning(model)
     )
-    return db.session.scalars(stmt).first()
+    with db.session.no_autoflush:
+        return db.session.scalars(stmt).first()
 
 
 def find_customer(uscc: str) -> Customer | None:
@@ -450,7 +453,11 @@ def register_leads(
         holder = None if new_customer else live_lead(customer.id, product.id)
         if holder is None:
             if not referral:
-                refusal = rules.sale_refusal(agency, product)
+                # The rules read the agency's and the product's settings, which a registration does
+                # not write: the rows added so far (a new customer's audit record) wait for the
+                # next flush, and go with the lead's own records in one INSERT.
+                with db.session.no_autoflush:
+                    refusal = rules.sale_refusal(agency, product)
                 if refusal:
                     message, link = refusal
                     result.rejected.append(

@@ -205,8 +205,10 @@ def test_register_path_runs_a_fixed_number_of_statements(client, make):
     assert (new_few, known_few) == (new_many, known_many)
     # token, products, customer, [insert, audit] for a new customer or the live-lead check for a
     # known one, certification rule, insert, audit + history, channel managers, notification,
-    # e-mail; + the commit, a RELEASE SAVEPOINT inside a test's transaction
-    assert new_many <= 13 and known_many <= 12, (new_many, known_many)
+    # e-mail; + the commit, a RELEASE SAVEPOINT inside a test's transaction. On PostgreSQL the
+    # new customer's and the lead's audit records go in one INSERT (SQLite sends one each).
+    one_audit_insert = db.session.get_bind().dialect.name == "postgresql"
+    assert new_many <= 13 - one_audit_insert and known_many <= 12, (new_many, known_many)
 
 
 def test_unread_count_comes_with_the_user_and_follows_writes(app, make):
@@ -219,6 +221,7 @@ def test_unread_count_comes_with_the_user_and_follows_writes(app, make):
 
     user = make.user(Role.AGENCY_OWNER)
     notify(user, "account.role_changed", {"role": "x"})
+    db.session.flush()  # written before the request (notify leaves its rows to the next flush)
     badge = "{{ unread_notifications }}"
     with app.test_request_context("/"):
         g.pop("_login_user", None)
