@@ -42,8 +42,8 @@ def record(
     """Append one audit record (who, when, what, before → after) to the current transaction.
 
     `obj` may be a model instance; its table name and primary key are taken from it. The record is
-    written by the session's next flush (a query, a commit) with the other rows added by then: the
-    records of one request go to the database in one INSERT where nothing reads between them."""
+    written by the session's next flush (a query, a commit) with the other rows added by then; on
+    PostgreSQL, records added with no query between them go to the database in one INSERT."""
     actor = actor or current_actor()
     if obj is not None:
         object_type = object_type or obj.__tablename__

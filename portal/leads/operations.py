@@ -308,7 +308,7 @@ def _insert_unless_taken(model, values: dict, conflict_columns: list, conflict_w
     `conflict_where`) already holds one — a concurrent transaction's row is waited for, as with a
     plain INSERT. Returns the new persistent object, or None when the index refused it.
     One statement: neither a SAVEPOINT nor a read-back. Rows pending in the session (audit
-    records, history) are not flushed first: they go with the next flush, in one INSERT per table;
+    records, history) are not flushed first: they go with the next flush (one INSERT per table on PostgreSQL);
     the rows of `model` this module writes come only through here, never pending."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
