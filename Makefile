@@ -39,9 +39,12 @@ demo: migrate
 run: demo
 	PORTAL_DEMO=1 $(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 2 wsgi:app
 
-# make test: dev dependencies, catalogs complete and compiled, the whole test suite.
+# make test: dev dependencies, catalogs complete and compiled, the whole test suite, in
+# PYTEST_WORKERS processes (pytest-xdist; a test file stays on one worker, each worker has its own
+# database). PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= 2
 test: install-dev i18n-check i18n
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check portal catalog commissions tests tools bench

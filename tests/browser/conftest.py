@@ -112,11 +112,11 @@ def sign_in_through_the_form(page, server, email: str, password: str = DEMO_PASS
     page.fill("main input[name=email]", email)
     page.fill("main input[name=password]", password)
     page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     if "/login/two-factor" in page.url or "/login/enrol" in page.url:
         page.fill("main input[name=code]", server.totp_code(email, totp_secret))
         page.click("main form button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
     assert "/login" not in page.url, f"sign-in of {email} failed: {page.url}"
     return page
 

@@ -30,7 +30,7 @@ def test_demo_user_signs_in(page, live_server, sign_in, email):
         assert "/login/two-factor" in page.url
         page.fill("input[name=code]", live_server.totp_code(email))
         page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert page.url.rstrip("/") == live_server.url
     assert page.locator("[data-testid=role]").is_visible()
     _top_bar_is_one_line(page)

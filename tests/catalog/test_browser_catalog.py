@@ -86,7 +86,7 @@ def test_agency_browses_the_catalog(page, live_server, sign_in, lang):
 
     page.fill("#q", text["search"])
     page.click(".catalog-filters button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     codes = page.locator(".catalog-card").evaluate_all("cards => cards.map(c => c.dataset.code)")
     assert codes == [text["found"]]
 
@@ -125,7 +125,7 @@ def _staff_sign_in(page, live_server, email: str) -> None:
     page.wait_for_url("**/login/two-factor**")
     page.fill("input[name=code]", live_server.totp_code(email))
     page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert "/login" not in page.url
 
 
@@ -223,7 +223,7 @@ def test_admin_previews_an_import_then_confirms_or_discards(page, live_server, l
     page.set_input_files("#file", files=[{"name": "catalog.csv", "mimeType": "text/csv",
                                           "buffer": ("\n".join(rows) + "\n").encode("utf-8")}])
     page.click("[data-testid=import-form] button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     report = page.locator("[data-testid=import-report]")
     assert report.get_attribute("data-applied") == "no"
     assert text["pending"] in report.inner_text()
@@ -235,7 +235,7 @@ def test_admin_previews_an_import_then_confirms_or_discards(page, live_server, l
 
     if lang == "en":
         page.get_by_role("button", name=text["apply"]).click()
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
         assert text["applied"] in page.locator("main").inner_text()
         assert page.locator("[data-testid=import-report]").get_attribute("data-applied") == "yes"
         screenshot(page, f"catalog-import-applied-{lang}")
@@ -243,6 +243,6 @@ def test_admin_previews_an_import_then_confirms_or_discards(page, live_server, l
         assert code in page.locator("main").inner_text()
     else:
         page.get_by_role("button", name=text["discard"]).click()
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
         assert text["discarded"] in page.locator("main").inner_text()
         assert page.goto(f"{live_server.url}/catalog/{code}").status == 404

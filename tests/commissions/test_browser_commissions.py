@@ -29,7 +29,7 @@ def _sign_in(page, live_server, email):
     if "/login/two-factor" in page.url:
         page.fill("input[name=code]", live_server.totp_code(email))
         page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert "/login" not in page.url, page.url
 
 
@@ -45,12 +45,12 @@ def test_finance_runs_and_publishes_owner_disputes_finance_accepts(browser, live
     screenshot(finance, "commissions-periods")
     finance.fill("#period", PERIOD)
     finance.click("button:has-text('Run period')")
-    finance.wait_for_load_state("networkidle")
+    finance.wait_for_load_state("load")
     finance.goto(f"{live_server.url}/commissions/periods/{PERIOD}")
     table = finance.locator("[data-testid=statements-table]")
     assert "AGGZ0001" in table.inner_text()
     finance.click("button:has-text('Publish statements')")
-    finance.wait_for_load_state("networkidle")
+    finance.wait_for_load_state("load")
     assert "statements published" in finance.locator("main").inner_text()
     assert "Published" in finance.locator("[data-testid=statements-table]").inner_text()
     screenshot(finance, "commissions-period-published")
@@ -72,7 +72,7 @@ def test_finance_runs_and_publishes_owner_disputes_finance_accepts(browser, live
     owner.locator("tr", has_text="DEMO-CM-0005").locator("a:has-text('Dispute')").click()
     owner.fill("textarea[name=comment]", "We sold 12 lines, not 10: please add 2 × ¥30.00 × 1.20.")
     owner.click("button:has-text('Send the dispute to finance')")
-    owner.wait_for_load_state("networkidle")
+    owner.wait_for_load_state("load")
     assert "Your dispute was sent to finance." in owner.locator("main").inner_text()
     dispute_url = owner.url
     screenshot(owner, "commissions-owner-dispute")
@@ -83,7 +83,7 @@ def test_finance_runs_and_publishes_owner_disputes_finance_accepts(browser, live
     finance.fill("input[name=amount]", "72.00")
     finance.fill("textarea[name=reason]", "Two more lines confirmed by the billing system.")
     finance.click("button:has-text('Accept')")
-    finance.wait_for_load_state("networkidle")
+    finance.wait_for_load_state("load")
     assert "an adjustment is booked in 2026-12" in finance.locator("main").inner_text()
     screenshot(finance, "commissions-dispute-accepted")
     owner.goto(dispute_url)

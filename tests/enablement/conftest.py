@@ -84,7 +84,7 @@ def sign_in(live_server):  # noqa: F811 - uses the live_server fixture imported 
         if "/login/two-factor" in page.url or "/login/enrol" in page.url:
             page.fill("input[name=code]", live_server.totp_code(email, DEMO_TOTP_SECRET))
             page.click("main form button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
         assert "/login" not in page.url, f"sign-in of {email} failed"
         return page
 

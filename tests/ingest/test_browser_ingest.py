@@ -28,7 +28,7 @@ def test_finance_uploads_previews_and_applies(page, live_server, sign_in, tmp_pa
     screenshot(page, "ingest-0-home")
     if page.locator("nav button[value=en]").count():
         page.click("nav button[value=en]")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
     page.click("nav #menu-money")  # the Commissions menu
     page.click("nav a[href='/imports']")
     assert page.url.endswith("/imports")
@@ -36,7 +36,7 @@ def test_finance_uploads_previews_and_applies(page, live_server, sign_in, tmp_pa
     page.set_input_files("input[name=file]", str(path))
     screenshot(page, "ingest-1-upload")
     page.click("main form button[type=submit]:has-text('Check the file')")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
 
     assert page.locator("[data-import-status=previewed]").is_visible()
     assert page.locator("[data-count=read]").inner_text() == "3"
@@ -51,7 +51,7 @@ def test_finance_uploads_previews_and_applies(page, live_server, sign_in, tmp_pa
     messages = []
     page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
     page.click("button:has-text('Apply the good rows, skip 1 rejected')")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert messages and "skip the 1 rejected" in messages[0]
     assert page.locator("[data-import-status=applied]").is_visible()
     assert page.locator("[data-count=inserted]").inner_text() == "2"
@@ -86,7 +86,7 @@ def test_job_progress_page_renders(page, live_server, sign_in):
         failed_id = jobs.enqueue("test.browser_fails", {}, None).id
         db.session.remove()
     page.goto(f"{live_server.url}/jobs/{failed_id}")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert page.locator("[data-job-error]").is_visible()
     assert "period 2026-10 is closed" in page.locator("[data-job-error]").inner_text()
     screenshot(page, "ingest-5-job-failed")

@@ -43,12 +43,12 @@ class Actor:
 
     def go(self, path: str):
         self.page.goto(self.portal.url + path)
-        self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_load_state("load")
         return self.page
 
     def click(self, selector: str):
         self.page.click(selector)
-        self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_load_state("load")
         return self.page
 
     def flash(self) -> str:

@@ -73,7 +73,7 @@ def approve_and_pay_by_bank(finance, period: str, reference: str) -> list[str]:
         code = row.get_attribute("data-agency")
         row.locator("input[name=ref-reference]").fill(f"{reference}-{code}")
         row.locator("form[action*='/bank-reference'] button[type=submit]").click()
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
         assert "marked paid" in finance.flash(), finance.flash()
         paid.append(code)
     return paid
@@ -86,7 +86,7 @@ def carry_what_cannot_be_paid(finance, period: str) -> None:
     while carry.count():
         carry.first.locator("input[name=carry-reason]").fill("No payout account yet: carried to next month.")
         carry.first.locator("button[type=submit]").click()
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
 
 
 def reconcile_and_close(finance, period: str) -> None:
@@ -222,7 +222,7 @@ def test_a_channel_manager_approves_an_agency_and_leads_and_resolves_a_conflict(
     rows = page.locator("main table tbody tr a")
     assert rows.count() >= 1
     rows.first.click()
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     page.select_option("select[name=approve-grade]", "bronze")
     channel.click("form[data-testid=approve-form] button[type=submit]")
     assert re.fullmatch(r"AG[A-Z]{2}\d{4}", page.locator("[data-testid=agency-code]").inner_text())
@@ -281,7 +281,7 @@ def test_a_channel_manager_approves_an_agency_and_leads_and_resolves_a_conflict(
     choice = row.locator("select option", has_text="AGGZ0001").get_attribute("value")
     row.locator("select").select_option(choice)
     row.locator("button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert "attributed" in channel.flash(), channel.flash()
     assert page.locator("[data-testid=exceptions-table] tr", has_text=order).count() == 0
 

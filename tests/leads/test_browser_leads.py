@@ -76,7 +76,7 @@ def test_register_approve_and_second_agency_refused_with_the_date(page, live_ser
     fill_lead_form(page, uscc, customer_name, low)
     screenshot(page, "leads-register-form")
     page.click("#lead-form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert "/leads/" in page.url
     lead_id = page.url.rstrip("/").rsplit("/", 1)[1]
     assert page.locator("[data-status=submitted]").first.is_visible()
@@ -92,7 +92,7 @@ def test_register_approve_and_second_agency_refused_with_the_date(page, live_ser
     row.locator("a:has-text('Review')").click()
     page.wait_for_url(f"**/leads/{lead_id}")
     page.click("form[action$='/approve'] button")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     until = (today_shanghai() + timedelta(days=90)).isoformat()
     assert page.locator("[data-status=approved]").first.is_visible()
     assert until in page.locator("[data-testid=protected-until]").inner_text()
@@ -106,7 +106,7 @@ def test_register_approve_and_second_agency_refused_with_the_date(page, live_ser
     assert page.input_value("#customer_name") == customer_name
     fill_lead_form(page, uscc, None, low, contact="Qian Ming", mobile="13698765432")
     page.click("#lead-form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     refusal = page.locator("[data-testid=rejected]").inner_text()
     assert f"Already registered by another partner; protected until {until}." in refusal
     assert "广州云帆" not in page.content() and "AGGZ0001" not in page.content()
@@ -123,7 +123,7 @@ def test_referral_reaches_the_account_manager(page, live_server, sign_in):
     page.goto(f"{live_server.url}/leads/new")
     fill_lead_form(page, uscc, customer_name, high)
     page.click("#lead-form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert page.locator("[data-status=routed]").first.is_visible()
     screenshot(page, "leads-referral-agency")
     sign_out(page)
@@ -135,7 +135,7 @@ def test_referral_reaches_the_account_manager(page, live_server, sign_in):
     assert "广州云帆通信服务有限公司" in row.inner_text()  # the referring agency is shown
     screenshot(page, "leads-referrals-account-manager")
     row.locator("button:has-text('Accept')").click()
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert page.locator("[data-status=accepted]").first.is_visible()
     screenshot(page, "leads-referral-accepted")
 
@@ -149,7 +149,7 @@ def test_agency_lead_list_in_chinese_with_the_expiring_filter(page, live_server,
     all_rows = page.locator("[data-testid=leads-table] tbody tr").count()
     page.check("#f-expiring")
     page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     rows = page.locator("[data-testid=leads-table] tbody tr")
     assert 1 <= rows.count() < all_rows  # the demo lead whose protection ends within 14 days
     assert rows.first.locator("[data-status=approved]").is_visible()

@@ -53,11 +53,11 @@ def sign_in_as(page, live_server, email: str, password: str = DEMO_PASSWORD) -> 
     page.fill("main input[name=email]", email)
     page.fill("main input[name=password]", password)
     page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     if "/login/two-factor" in page.url:
         page.fill("main input[name=code]", live_server.totp_code(email))
         page.click("main form button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
     assert "/login" not in page.url, f"sign-in of {email} failed: {page.url}"
 
 
@@ -112,7 +112,7 @@ def test_apply_approve_sign_in_and_invite(page, live_server, tmp_path, lang):
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=confirm]", PASSWORD)
     page.click("form[data-testid=application-form] button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert "/login" in page.url
     assert text["received"] in page.locator(".alert-success").inner_text()
 
@@ -135,7 +135,7 @@ def test_apply_approve_sign_in_and_invite(page, live_server, tmp_path, lang):
     page.select_option("select[name=approve-grade]", "silver")
     screenshot(page, f"partners-review-{lang}")
     page.click(f"form[data-testid=approve-form] button:has-text('{text['approve']}')")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert text["approved"] in page.locator(".alert-success").inner_text()
     code = page.locator("[data-testid=agency-code]").inner_text()
     assert re.fullmatch(r"AGGZ\d{4}", code)
@@ -158,7 +158,7 @@ def test_apply_approve_sign_in_and_invite(page, live_server, tmp_path, lang):
     page.fill("form[data-testid=invite-form] input[name=name]", "王小明")
     page.fill("form[data-testid=invite-form] input[name=email]", sales_email)
     page.click(f"form[data-testid=invite-form] button:has-text('{text['invite']}')")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert text["invited"] in page.locator(".alert-success").inner_text()
     assert sales_email in page.locator("[data-testid=members]").inner_text()
     screenshot(page, f"partners-owner-invited-{lang}")

@@ -65,7 +65,7 @@ def _sign_in(page, live_server, email: str, password: str = DEMO_PASSWORD) -> No
     if "/login/two-factor" in page.url:
         page.fill("main input[name=code]", live_server.totp_code(email))
         page.click("main form button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert "/login" not in page.url, page.url
 
 
@@ -110,7 +110,7 @@ def test_finance_approves_pays_reconciles_and_closes_and_the_agency_sees_its_pay
     page.goto(f"{url}/commissions/periods/{PERIOD}")
     screenshot(page, "payouts-0-period")
     page.click(f"form[action$='/commissions/periods/{PERIOD}/approve'] button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     screenshot(page, "payouts-1-approved")
 
     # 2. the payout run: Stripe for the connected agency, the bank queue for the other
@@ -118,7 +118,7 @@ def test_finance_approves_pays_reconciles_and_closes_and_the_agency_sees_its_pay
     page.click(f"a[href='/payouts/{PERIOD}']")
     screenshot(page, "payouts-2-before-run")
     page.click("[data-testid=run-payouts]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     flash = page.locator(".alert-success").first.inner_text()
     assert "Stripe 已付 1 笔" in flash and "等待银行转账 1 笔" in flash, flash
     assert fake.transfer_count(PERIOD) == 1
@@ -128,7 +128,7 @@ def test_finance_approves_pays_reconciles_and_closes_and_the_agency_sees_its_pay
 
     # a double click / second run pays nothing again
     page.click("[data-testid=run-payouts]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert fake.transfer_count(PERIOD) == 1
 
     # 3. the bank rail: payment file, then the bank's reference
@@ -141,18 +141,18 @@ def test_finance_approves_pays_reconciles_and_closes_and_the_agency_sees_its_pay
         (data["bank_code"], "640.00", "6013821000123456")]
     page.fill(f"tr[data-agency='{data['bank_code']}'] input[name=ref-reference]", "BOC-20200405-0088")
     page.click(f"tr[data-agency='{data['bank_code']}'] button:has-text('标记已付')")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert "已标记为银行转账已付" in page.locator(".alert-success").first.inner_text()
     screenshot(page, "payouts-4-bank-paid")
 
     # 4. reconcile (Stripe's own list included) and close
     page.click(f"main a[href='/payouts/{PERIOD}/reconciliation']")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert page.locator("[data-testid=reconciled]").is_visible()
     assert transfer["id"] in page.locator("#stripe").inner_text()
     screenshot(page, "payouts-5-reconciled")
     page.click("[data-testid=close-period]")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     assert f"账期 {PERIOD} 已关闭" in page.locator(".alert-success").first.inner_text()
     screenshot(page, "payouts-6-closed")
     with live_server.app.app_context():
@@ -165,7 +165,7 @@ def test_finance_approves_pays_reconciles_and_closes_and_the_agency_sees_its_pay
     _sign_in(page, live_server, data["owner"], password=PASSWORD)
     page.click("nav #menu-money")  # the 酬金 menu
     page.click("nav a:has-text('酬金付款')")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     history = page.locator("[data-testid=payout-history]").inner_text()
     assert PERIOD in history and "¥1,280.50" in history and transfer["id"] in history and "已支付" in history
     screenshot(page, "payouts-7-agency-sees-payout")
