@@ -104,15 +104,17 @@ def sign_in(live_server):
 
 
 def sign_in_through_the_form(page, server, email: str, password: str = DEMO_PASSWORD,
-                             totp_secret: str = DEMO_TOTP_SECRET):
+                             totp_secret: str = DEMO_TOTP_SECRET, two_factor: bool = False):
     """Sign in with the real form (and the TOTP step for staff) of `server` (a LiveServer); only the
     forms inside <main> are used (the navbar's language switch is a form too). Fails loudly when the
-    sign-in did not succeed."""
+    sign-in did not succeed, or when `two_factor` and the password did not lead to the TOTP step."""
     page.goto(f"{server.url}/login")
     page.fill("main input[name=email]", email)
     page.fill("main input[name=password]", password)
     page.click("main form button[type=submit]")
     page.wait_for_load_state("load")
+    if two_factor:
+        assert "/login/two-factor" in page.url, f"{email}: no two-factor step ({page.url})"
     if "/login/two-factor" in page.url or "/login/enrol" in page.url:
         page.fill("main input[name=code]", server.totp_code(email, totp_secret))
         page.click("main form button[type=submit]")

@@ -7,8 +7,7 @@ import secrets
 
 import pytest
 
-from portal.demo import DEMO_PASSWORD
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in_through_the_form
 
 pytestmark = pytest.mark.browser
 
@@ -116,22 +115,9 @@ def test_agency_browses_the_catalog(page, live_server, sign_in, lang):
     assert page.goto(f"{live_server.url}/admin/products").status == 403
 
 
-def _staff_sign_in(page, live_server, email: str) -> None:
-    """Password then TOTP through the real forms (the buttons inside <main>, not the language switch)."""
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url("**/login/two-factor**")
-    page.fill("input[name=code]", live_server.totp_code(email))
-    page.click("main form button[type=submit]")
-    page.wait_for_load_state("load")
-    assert "/login" not in page.url
-
-
 def test_admin_changes_a_product_and_the_audit_log_shows_it(page, live_server):
     page.set_extra_http_headers({"Accept-Language": "en"})
-    _staff_sign_in(page, live_server, "admin@demo.local")
+    sign_in_through_the_form(page, live_server, "admin@demo.local", two_factor=True)
     code = f"BR-{secrets.token_hex(3).upper()}"
     page.goto(f"{live_server.url}/admin/products/new")
     page.fill("#code", code)
@@ -172,7 +158,7 @@ def test_admin_changes_a_product_and_the_audit_log_shows_it(page, live_server):
 
 def test_customer_lists_for_admin_and_account_manager(page, live_server):
     page.set_extra_http_headers({"Accept-Language": "zh-CN,zh;q=0.9"})
-    _staff_sign_in(page, live_server, "admin@demo.local")
+    sign_in_through_the_form(page, live_server, "admin@demo.local", two_factor=True)
     page.goto(f"{live_server.url}/customers")
     assert page.locator("h1").inner_text() == "集团客户"
     rows = page.locator("[data-testid=customers] tbody tr")
@@ -183,7 +169,7 @@ def test_customer_lists_for_admin_and_account_manager(page, live_server):
     screenshot(page, "catalog-customer-zh")
 
     page.context.clear_cookies()
-    _staff_sign_in(page, live_server, "am@demo.local")
+    sign_in_through_the_form(page, live_server, "am@demo.local", two_factor=True)
     page.goto(f"{live_server.url}/customers")
     assert page.locator("h1").inner_text() == "我的客户"
     managers = page.locator("[data-testid=customers] tbody tr td:nth-child(7)").all_inner_texts()
@@ -208,7 +194,7 @@ def test_admin_previews_an_import_then_confirms_or_discards(page, live_server, l
     confirmation applies the good rows (English) or the file is discarded (Chinese)."""
     text = IMPORT_TEXT[lang]
     page.set_extra_http_headers({"Accept-Language": text["accept"]})
-    _staff_sign_in(page, live_server, "admin@demo.local")
+    sign_in_through_the_form(page, live_server, "admin@demo.local", two_factor=True)
     code = f"IM-{secrets.token_hex(3).upper()}"
     price = "86.00" if lang == "en" else "87.00"
     rows = [

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from portal.demo import DEMO_PASSWORD
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in_through_the_form
 
 pytestmark = pytest.mark.browser
 
@@ -20,24 +19,11 @@ def _english(page):
     page.on("dialog", lambda dialog: dialog.accept())
 
 
-def _sign_in(page, live_server, email):
-    """The real sign-in form (and two-factor for staff), submitting the forms of the page body."""
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("main form button[type=submit]")
-    if "/login/two-factor" in page.url:
-        page.fill("input[name=code]", live_server.totp_code(email))
-        page.click("main form button[type=submit]")
-    page.wait_for_load_state("load")
-    assert "/login" not in page.url, page.url
-
-
 def test_finance_runs_and_publishes_owner_disputes_finance_accepts(browser, live_server):
     finance_ctx = browser.new_context(viewport={"width": 1366, "height": 900})
     finance = finance_ctx.new_page()
     _english(finance)
-    _sign_in(finance, live_server, "finance@demo.local")
+    sign_in_through_the_form(finance, live_server, "finance@demo.local")
 
     # the demo's periods, then a run of 2026-11 (a background job with its progress page)
     finance.goto(f"{live_server.url}/commissions/periods")
@@ -59,7 +45,7 @@ def test_finance_runs_and_publishes_owner_disputes_finance_accepts(browser, live
     owner_ctx = browser.new_context(viewport={"width": 1366, "height": 900})
     owner = owner_ctx.new_page()
     _english(owner)
-    _sign_in(owner, live_server, "owner@agency1.demo.local")
+    sign_in_through_the_form(owner, live_server, "owner@agency1.demo.local")
     owner.goto(f"{live_server.url}/commissions/statements")
     assert owner.locator("[data-testid=earned-chart] rect").count() >= 3
     screenshot(owner, "commissions-owner-statements")

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from portal.core.time import today_shanghai
-from portal.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from portal.enablement import operations as ops
 from portal.enablement.demo import make_pdf, make_png
 from portal.enablement.models import MaterialLanguage
@@ -15,6 +14,7 @@ from tests.browser.conftest import (  # noqa: F401 - the browser fixtures for te
     browser_context_args,
     browser_type_launch_args,
     live_server,
+    sign_in,
 )
 
 PDF = make_pdf(["test material"])
@@ -70,22 +70,3 @@ def all_right(course) -> dict:
     return {f"q{q.id}": "0" for q in course.questions}
 
 
-@pytest.fixture
-def sign_in(live_server):  # noqa: F811 - uses the live_server fixture imported above
-    """`sign_in(page, email)` through the real form and, for staff, the two-factor page. (The
-    shared fixture clicks the first submit button of the page, which is the language switch on
-    the two-factor page; this one clicks the button of the main form.)"""
-
-    def _sign_in(page, email: str, password: str = DEMO_PASSWORD):
-        page.goto(f"{live_server.url}/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", password)
-        page.click("main form button[type=submit]")
-        if "/login/two-factor" in page.url or "/login/enrol" in page.url:
-            page.fill("input[name=code]", live_server.totp_code(email, DEMO_TOTP_SECRET))
-            page.click("main form button[type=submit]")
-        page.wait_for_load_state("load")
-        assert "/login" not in page.url, f"sign-in of {email} failed"
-        return page
-
-    return _sign_in

@@ -22,8 +22,8 @@ from commissions.payouts import operations as ops
 from commissions.payouts.models import Payout
 from portal.core.db import db, utcnow
 from portal.core.models import Role
-from portal.demo import DEMO_PASSWORD
 from tests.browser.conftest import screenshot as _screenshot
+from tests.browser.conftest import sign_in_through_the_form
 from tests.factories import PASSWORD, Builder, make_uscc
 from tests.payouts.stripe_fake import API_KEY, CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET
 
@@ -53,20 +53,6 @@ def stripe_live(live_server, stripe_server):
                    "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET})
     yield stripe_server
     config.update(saved)
-
-
-def _sign_in(page, live_server, email: str, password: str = DEMO_PASSWORD) -> None:
-    """Through the real form (the shared `sign_in` clicks the language buttons' form on the
-    two-factor page; these selectors stay inside <main>)."""
-    page.goto(f"{live_server.url}/login")
-    page.fill("main input[name=email]", email)
-    page.fill("main input[name=password]", password)
-    page.click("main form button[type=submit]")
-    if "/login/two-factor" in page.url:
-        page.fill("main input[name=code]", live_server.totp_code(email))
-        page.click("main form button[type=submit]")
-    page.wait_for_load_state("load")
-    assert "/login" not in page.url, page.url
 
 
 def _setup(live_server, fake) -> dict:
@@ -103,7 +89,7 @@ def test_finance_approves_pays_reconciles_and_closes_and_the_agency_sees_its_pay
     data = _setup(live_server, fake)
     page.on("dialog", lambda dialog: dialog.accept())
     page.set_extra_http_headers({"Accept-Language": "zh-CN,zh;q=0.9"})
-    _sign_in(page, live_server, "finance@demo.local")
+    sign_in_through_the_form(page, live_server, "finance@demo.local")
     url = live_server.url
 
     # 1. approve the period's published statements (the commission engine's page)
@@ -162,7 +148,7 @@ def test_finance_approves_pays_reconciles_and_closes_and_the_agency_sees_its_pay
 
     # 5. the agency owner sees the payout, its status and reference
     page.context.clear_cookies()
-    _sign_in(page, live_server, data["owner"], password=PASSWORD)
+    sign_in_through_the_form(page, live_server, data["owner"], password=PASSWORD)
     page.click("nav #menu-money")  # the 酬金 menu
     page.click("nav a:has-text('酬金付款')")
     page.wait_for_load_state("load")
